@@ -1,0 +1,6 @@
+"""State stores of django-flowmachine, installed as ``flowmachine.backends``.
+
+Each module holds a class named ``StateStore`` extending
+:class:`flowmachine.backends.base.BaseStateStore`; ``FLOWS_STATE_STORE`` names
+the module to use.
+"""

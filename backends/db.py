@@ -1,0 +1,105 @@
+"""The default state store: one row per task in a Django model.
+
+Works on every database Django supports; SQLite and PostgreSQL are tested.
+A read inside a transaction locks the row (``SELECT ... FOR UPDATE`` where the
+database supports it) and a write is a single conditional ``UPDATE`` on the
+version read, so a step costs at most two queries.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, OperationalError, models, router, transaction
+from django.db import InterfaceError
+from django.utils import timezone
+
+from flowmachine.backends.base import (
+    BaseStateStore,
+    ConflictError,
+    StoreUnavailable,
+)
+
+
+class TaskRecord(models.Model):
+    """The stored state of one task."""
+
+    task_id = models.CharField(max_length=64, primary_key=True)
+    version = models.PositiveIntegerField()
+    data = models.BinaryField()
+    created = models.DateTimeField()
+    accessed = models.DateTimeField(db_index=True)
+
+    class Meta:
+        app_label = "flowmachine"
+        db_table = "flowmachine_taskrecord"
+        verbose_name = "flow task"
+
+    def __str__(self) -> str:
+        return self.task_id
+
+
+_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+class StateStore(BaseStateStore):
+    """Task records in the database, through the ``TaskRecord`` model."""
+
+    atomic_versions = True
+
+    def _db(self) -> str:
+        return router.db_for_write(TaskRecord)
+
+    def get_state(self, task_id: str) -> dict[str, Any] | None:
+        db = self._db()
+        qs = TaskRecord.objects.using(db).only("data", "accessed")
+        if transaction.get_connection(db).in_atomic_block:
+            qs = qs.select_for_update()
+        try:
+            row = qs.filter(task_id=task_id).first()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"The task database is unavailable: {exc}") from exc
+        if row is None:
+            return None
+        if row.accessed < timezone.now() - timedelta(seconds=self.idle_timeout):
+            return None
+        return self.decode(bytes(row.data))
+
+    def put_state(self, task_id: str, state: dict[str, Any]) -> None:
+        raw = self.encode(state)
+        version = int(state["version"])
+        now = timezone.now()
+        db = self._db()
+        try:
+            if version <= 1:
+                self._create(db, task_id, version, raw, now)
+                return
+            updated = TaskRecord.objects.using(db).filter(
+                task_id=task_id, version=version - 1
+            ).update(version=version, data=raw, accessed=now)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"The task database is unavailable: {exc}") from exc
+        if not updated:
+            raise ConflictError(f"Task {task_id[:8]}… changed since it was read (version {version - 1}).")
+
+    def _create(self, db: str, task_id: str, version: int, raw: bytes, now: Any) -> None:
+        try:
+            with transaction.atomic(using=db):
+                TaskRecord.objects.using(db).create(
+                    task_id=task_id, version=version, data=raw, created=now, accessed=now
+                )
+        except IntegrityError as exc:
+            raise ConflictError(f"Task {task_id[:8]}… already exists.") from exc
+
+    def delete_state(self, task_id: str) -> None:
+        try:
+            TaskRecord.objects.using(self._db()).filter(task_id=task_id).delete()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"The task database is unavailable: {exc}") from exc
+
+    def touch(self, task_id: str) -> None:
+        try:
+            TaskRecord.objects.using(self._db()).filter(task_id=task_id).update(accessed=timezone.now())
+        except DatabaseError as exc:
+            raise StoreUnavailable(f"The task database is unavailable: {exc}") from exc

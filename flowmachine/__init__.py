@@ -1,0 +1,56 @@
+"""django-flowmachine: long, branching user journeys for Django.
+
+Actions (one page each) are grouped into Scaffolds; each entry-point scaffold is
+compiled into a hierarchical state machine, and each user journey is a task
+whose position and data live in a state store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "COMPLETE",
+    "Action",
+    "Scaffold",
+    "Transition",
+    "Linear",
+    "FlowHandler",
+    "InvalidJump",
+    "FlowDefinitionError",
+]
+
+_LAZY = {
+    "COMPLETE": "flowmachine.components",
+    "Action": "flowmachine.components",
+    "Scaffold": "flowmachine.components",
+    "Transition": "flowmachine.transition",
+    "Linear": "flowmachine.transition",
+    "FlowHandler": "flowmachine.handler",
+    "InvalidJump": "flowmachine.exceptions",
+    "FlowDefinitionError": "flowmachine.exceptions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy so that ``INSTALLED_APPS = ["flowmachine"]`` does not import Django
+    # views before the app registry is ready.
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'flowmachine' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from flowmachine.components import COMPLETE, Action, Scaffold
+    from flowmachine.exceptions import FlowDefinitionError, InvalidJump
+    from flowmachine.handler import FlowHandler
+    from flowmachine.transition import Linear, Transition

@@ -1,0 +1,44 @@
+"""Binding a task to the user who started it (``FLOWS_TASK_BINDER``).
+
+A binder is a callable taking the request and returning a string that only
+that user's requests produce. The task record keeps a keyed hash of it and
+every request must produce the same value.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+SESSION_KEY = "_flowmachine_binder"
+
+
+def session_binder(request: HttpRequest) -> str:
+    """Bind to a random secret kept in the session's data.
+
+    Unlike the session key, the data survives ``django.contrib.auth.login()``,
+    so a user who logs in mid-flow keeps the task. Logging out ends it.
+    """
+    session = getattr(request, "session", None)
+    if session is None:
+        raise ImproperlyConfigured(
+            "flowmachine's default FLOWS_TASK_BINDER needs "
+            "django.contrib.sessions.middleware.SessionMiddleware in MIDDLEWARE."
+        )
+    value = session.get(SESSION_KEY)
+    if not value:
+        value = session[SESSION_KEY] = secrets.token_urlsafe(24)
+    return str(value)
+
+
+def binding_hash(value: str) -> str:
+    """The keyed hash of a binder value that task records keep."""
+    return salted_hmac("flowmachine.binding", value, algorithm="sha256").hexdigest()[:32]
+
+
+def matches(stored: str, value: str) -> bool:
+    """Compare a stored binding with a request's binder value in constant time."""
+    return constant_time_compare(stored, binding_hash(value))

@@ -1,0 +1,120 @@
+"""System checks: definition mistakes found by ``manage.py check`` at start-up.
+
+Flows are checked as compiled by the handlers in the URLconf, so the checks
+see exactly what will be served.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+
+from flowmachine.components import Action
+from flowmachine.conf import flow_settings
+
+
+def _load_urls() -> None:
+    from django.urls import get_resolver
+
+    try:
+        get_resolver().url_patterns  # noqa: B018  (builds every handler's patterns)
+    except Exception:  # Django's own URL check reports a broken URLconf
+        pass
+
+
+@checks.register("flowmachine")
+def check_flow_definitions(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Report each compile problem of every registered flow, and URL clashes."""
+    from flowmachine.handler import _handlers
+
+    _load_urls()
+    messages: list[checks.CheckMessage] = []
+    for handler in _handlers:
+        for compiled in handler.flows.values():
+            for problem in compiled.problems:
+                messages.append(checks.Error(problem.msg, hint=problem.hint, obj=problem.obj, id=problem.id))
+        for problem in handler.problems:
+            messages.append(checks.Error(problem.msg, hint=problem.hint, obj=problem.obj, id=problem.id))
+    return messages
+
+
+@checks.register("flowmachine", checks.Tags.templates)
+def check_actions_can_render(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Every action of every flow names a template that exists."""
+    from flowmachine.handler import _handlers
+
+    _load_urls()
+    messages: list[checks.CheckMessage] = []
+    seen: set[type] = set()
+    for handler in _handlers:
+        for compiled in handler.flows.values():
+            for place in compiled.places.values():
+                component = place.component
+                if not place.is_action or component in seen:
+                    continue
+                seen.add(component)
+                messages.extend(_check_template(place.name, component))
+    return messages
+
+
+def _check_template(where: str, action: type) -> list[checks.CheckMessage]:
+    overrides_names = action.get_template_names is not Action.get_template_names  # type: ignore[attr-defined]
+    template_name = getattr(action, "template_name", None)
+    if not template_name:
+        if overrides_names:
+            return []
+        return [
+            checks.Error(
+                f"{where}: the action {action.__qualname__} has no template_name, so it cannot render.",
+                hint="Set template_name on the action, or override get_template_names().",
+                obj=action,
+                id="flowmachine.E006",
+            )
+        ]
+    try:
+        get_template(template_name)
+    except TemplateDoesNotExist:
+        return [
+            checks.Error(
+                f"{where}: the template {template_name!r} of {action.__qualname__} does not exist.",
+                hint="Check the name, and that TEMPLATES can find it (APP_DIRS or DIRS).",
+                obj=action,
+                id="flowmachine.E007",
+            )
+        ]
+    return []
+
+
+@checks.register("flowmachine")
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The configured store and binder can be loaded and have what they need."""
+    messages: list[checks.CheckMessage] = []
+    from flowmachine.binding import session_binder
+    from flowmachine.stores import get_store
+
+    try:
+        binder = flow_settings.FLOWS_TASK_BINDER
+    except ImproperlyConfigured as exc:
+        messages.append(checks.Error(str(exc), hint="Set FLOWS_TASK_BINDER to a dotted path of a callable.",
+                                     id="flowmachine.E012"))
+        binder = None
+    middleware = "django.contrib.sessions.middleware.SessionMiddleware"
+    if binder is session_binder and middleware not in getattr(settings, "MIDDLEWARE", []):
+        messages.append(
+            checks.Error(
+                "The default task binder keeps its secret in the session, but SessionMiddleware is not installed.",
+                hint=f"Add {middleware!r} to MIDDLEWARE, or set FLOWS_TASK_BINDER.",
+                id="flowmachine.E011",
+            )
+        )
+    try:
+        get_store()
+    except ImproperlyConfigured as exc:
+        messages.append(checks.Error(str(exc), hint="Set FLOWS_STATE_STORE to the dotted path of a store module.",
+                                     id="flowmachine.E012"))
+    return messages

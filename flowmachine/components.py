@@ -1,0 +1,192 @@
+"""The building blocks of a flow: Actions (one page each) and Scaffolds (groups).
+
+An :class:`Action` is a Django ``FormView``: GET shows the form, POST validates
+it. ``form_valid`` returns :data:`COMPLETE` to let the enclosing scaffold's
+transition decide what comes next, an Action or Scaffold (class or name) to
+jump there, or an ``HttpResponse`` to answer directly. A :class:`Scaffold`
+groups actions and scaffolds into a tree; entry-point scaffolds are compiled
+into a state machine by :class:`flowmachine.FlowHandler`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Union
+
+from django import forms
+from django.http import HttpRequest, HttpResponseBase
+from django.views.generic.edit import FormView
+
+if TYPE_CHECKING:
+    from flowmachine._engine import Task
+    from flowmachine._machine import Place
+
+__all__ = ["COMPLETE", "Action", "Scaffold", "FlowComponent", "Target"]
+
+
+class _Complete:
+    """The value ``form_valid`` returns to let the scaffold's transition decide."""
+
+    _instance: ClassVar[_Complete | None] = None
+
+    def __new__(cls) -> _Complete:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "COMPLETE"
+
+    def __reduce__(self) -> str:
+        return "COMPLETE"
+
+
+COMPLETE = _Complete()
+
+#: Every component class by name, so ``action_set`` can hold names.
+_registry: dict[str, list[type[FlowComponent]]] = defaultdict(list)
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def _slug(name: str) -> str:
+    return _CAMEL.sub("-", name).lower()
+
+
+def _words(name: str) -> str:
+    text = _CAMEL.sub(" ", name)
+    return text[:1].upper() + text[1:].lower()
+
+
+class FlowComponent:
+    """What Actions and Scaffolds share: a name, a URL fragment, preconditions."""
+
+    #: Path fragment added to the enclosing scaffold's URL; Django path
+    #: converters are allowed. None derives it from the class name.
+    url: ClassVar[str | None] = None
+    #: Objects with ``process(request, component)`` run before every request.
+    preconditions: ClassVar[Sequence[Any]] = ()
+    #: Human title for progress trails; None derives it from the class name.
+    title: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("_abstract"):
+            return
+        _registry[cls.__name__].append(cls)
+
+    @classmethod
+    def component_name(cls) -> str:
+        """The name of this component's states in the compiled machine."""
+        return cls.__name__
+
+    @classmethod
+    def default_url(cls) -> str:
+        return f"{_slug(cls.__name__)}/"
+
+    @classmethod
+    def display_title(cls) -> str:
+        return cls.title or _words(cls.__name__)
+
+
+Target = Union[str, type[FlowComponent]]
+
+
+class _Jump:
+    """An explicit jump, as returned by ``send_to`` or a target in ``form_valid``."""
+
+    __slots__ = ("target", "errors")
+
+    def __init__(self, target: Target, errors: Sequence[str] | None = None) -> None:
+        self.target = target
+        self.errors = list(errors or ())
+
+    @property
+    def target_name(self) -> str:
+        target = self.target
+        return target if isinstance(target, str) else target.component_name()
+
+
+class Action(FlowComponent, FormView):
+    """One page of a flow: a FormView whose ``form_valid`` says where to go next."""
+
+    _abstract = True
+    form_class: type[forms.BaseForm] | None = None  # type: ignore[assignment]
+    #: Leave this action out of the back trail (a page that only redirects, say).
+    skip_on_back: ClassVar[bool] = False
+
+    # Set by the view layer before dispatch.
+    task: Task
+    place: Place
+    state: dict[str, Any]
+
+    def get_form_class(self) -> type[forms.BaseForm]:
+        return self.form_class or forms.Form
+
+    def get_initial(self) -> dict[str, Any]:
+        """The class's ``initial`` plus the answers last accepted on this page."""
+        initial = dict(super().get_initial())
+        initial.update(self.task.answers_for(self.place))
+        return initial
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        form = self.get_form()
+        if form.is_valid():
+            self.task.remember_answers(self.place, form)
+            return self.form_valid(form)
+        return self.form_invalid(form)
+
+    def form_valid(self, form: forms.BaseForm) -> Any:  # type: ignore[override]
+        """Act on valid data; return COMPLETE, a target, or an HttpResponse."""
+        return COMPLETE
+
+    def get_form(self, form_class: type[forms.BaseForm] | None = None) -> forms.BaseForm:
+        form = super().get_form(form_class)
+        if self.request.method in ("GET", "HEAD"):
+            for error in self.task.pop_errors():
+                form.add_error(None, error)
+        return form
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        for key, value in self.state.items():
+            context.setdefault(key, value)
+        context["state"] = self.state
+        context["flow"] = self.task.context(self.request, self.place)
+        context["flows_back_url"] = context["flow"].back_url
+        return context
+
+    def send_to(self, target: Target, with_errors: Sequence[str] | None = None) -> _Jump:
+        """Jump to *target*, showing *with_errors* on its form."""
+        return _Jump(target, with_errors)
+
+    def link_to(self, target: Target, **query: Any) -> str:
+        """URL of a link that jumps from this page to *target* in the same task."""
+        name = target if isinstance(target, str) else target.component_name()
+        return self.task.jump_link(self.request, self.place, name, query)
+
+
+class Scaffold(FlowComponent):
+    """A group of actions and scaffolds; ``transition`` decides what COMPLETE means."""
+
+    _abstract = True
+
+    #: Actions and Scaffolds (classes, names, or dotted paths), in order.
+    action_set: ClassVar[Sequence[Target]] = ()
+    #: None (actions decide), :class:`~flowmachine.Linear`, or a Transition subclass.
+    transition: ClassVar[Any] = None
+
+    def __init__(self, request: HttpRequest, task: Task, place: Place) -> None:
+        self.request = request
+        self.task = task
+        self.place = place
+        self.state = task.state
+
+    def prepare(self, request: HttpRequest) -> None:
+        """Called before the action runs, from the root scaffold down."""
+
+    def handle_response(self, response: HttpResponseBase) -> HttpResponseBase:
+        """Called with the action's response, from the innermost scaffold up."""
+        return response

@@ -1,0 +1,77 @@
+"""Settings for django-flowmachine, read lazily from ``django.conf.settings``.
+
+Every ``FLOWS_*`` name is looked up on first use and cached; the cache is
+cleared when Django's ``setting_changed`` signal fires, so ``override_settings``
+works in tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    "FLOWS_STATE_STORE": "flowmachine.backends.db",
+    "FLOWS_TASK_IDLE_TIMEOUT": 20 * 60,
+    "FLOWS_TASK_ID_PARAM": "_t",
+    "FLOWS_TASK_BINDER": "flowmachine.binding.session_binder",
+    "FLOWS_REDIS_URL": None,
+    "FLOWS_REDIS_STATE_STORE_HOST": "localhost",
+    "FLOWS_REDIS_STATE_STORE_PORT": 6379,
+    "FLOWS_REDIS_STATE_STORE_DB": 0,
+    "FLOWS_REDIS_STATE_STORE_USER": "",
+    "FLOWS_REDIS_STATE_STORE_PASSWORD": "",
+    "FLOWS_REDIS_KEY_PREFIX": "flowmachine:task:",
+    "FLOWS_TMPFILE_DIR": None,
+    "FLOWS_JOURNAL_LENGTH": 50,
+}
+
+#: Settings holding a dotted path that is imported on access.
+IMPORT_STRINGS = {"FLOWS_TASK_BINDER"}
+
+
+class FlowSettings:
+    """Attribute access to the ``FLOWS_*`` settings with their defaults."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown django-flowmachine setting: {name!r}")
+        try:
+            return self._cache[name]
+        except KeyError:
+            pass
+        value = getattr(django_settings, name, DEFAULTS[name])
+        if name in IMPORT_STRINGS and isinstance(value, str):
+            try:
+                value = import_string(value)
+            except ImportError as exc:
+                from django.core.exceptions import ImproperlyConfigured
+
+                raise ImproperlyConfigured(
+                    f"Could not import {value!r} for the setting {name}: {exc}"
+                ) from exc
+        self._cache[name] = value
+        return value
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+flow_settings = FlowSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("FLOWS_"):
+        flow_settings.reload()
+        from flowmachine import stores
+
+        stores.reset()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,76 @@
+"""Preconditions: checks run before a component handles a request.
+
+Any object with ``process(request, component)`` returning None (go on) or an
+``HttpResponse`` (answer with it instead) is a precondition. They run root
+scaffold first, action last, and the first response wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponseBase
+
+if TYPE_CHECKING:
+    from flowmachine.components import FlowComponent
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Precondition", "RequiredState", "LoginRequired"]
+
+
+class Precondition:
+    """Base class for preconditions (subclassing it is optional)."""
+
+    def process(self, request: HttpRequest, component: FlowComponent) -> HttpResponseBase | None:
+        raise NotImplementedError("preconditions must implement process(request, component)")
+
+
+class RequiredState(Precondition):
+    """Refuse the component unless every named key is set in the task's state."""
+
+    def __init__(self, *keys: str) -> None:
+        if not keys:
+            raise TypeError("RequiredState needs at least one state key")
+        self.keys = keys
+
+    def process(self, request: HttpRequest, component: Any) -> HttpResponseBase | None:
+        missing = [key for key in self.keys if key not in component.state]
+        if not missing:
+            return None
+        task = component.task
+        logger.warning(
+            "Task %s… of flow %s reached %s without state %s",
+            task.id[:8], task.flow.name, component.place.name, ", ".join(missing),
+        )
+        from flowmachine._views import error_page
+
+        return error_page(
+            request,
+            "missing_state",
+            status=409,
+            detail=", ".join(missing),
+            restart_url=task.restart_url(request),
+        )
+
+    def __repr__(self) -> str:
+        return f"RequiredState{self.keys!r}"
+
+
+class LoginRequired(Precondition):
+    """Send anonymous users to log in, with a ``next`` that returns into the same task."""
+
+    def __init__(self, login_url: str | None = None) -> None:
+        self.login_url = login_url
+
+    def process(self, request: HttpRequest, component: Any) -> HttpResponseBase | None:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return None
+        next_url = component.task.url_for(request, component.task.current_place)
+        return redirect_to_login(next_url, self.login_url)
+
+    def __repr__(self) -> str:
+        return f"LoginRequired(login_url={self.login_url!r})"

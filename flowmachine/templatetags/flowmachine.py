@@ -1,0 +1,37 @@
+"""Template tags: ``{% load flowmachine %}`` then ``{% flow_form_header %}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.middleware.csrf import get_token
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def flow_task_field(context: Any) -> SafeString:
+    """The hidden input that carries the task id in a form."""
+    flow = context.get("flow")
+    return flow.hidden_field if flow is not None else SafeString("")
+
+
+@register.simple_tag(takes_context=True)
+def flow_form_header(context: Any) -> SafeString:
+    """What every flow form needs inside ``<form method="post">``: CSRF and task fields."""
+    request = context.get("request")
+    parts = []
+    if request is not None:
+        parts.append(format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request)))
+    parts.append(flow_task_field(context))
+    return SafeString("".join(parts))
+
+
+@register.simple_tag(takes_context=True)
+def flow_action_url(context: Any) -> str:
+    """The URL a flow form posts to (this step, in this task)."""
+    flow = context.get("flow")
+    return flow.action_url if flow is not None else ""

@@ -1,0 +1,12 @@
+from django.db import models
+
+
+class Order(models.Model):
+    """What the test checkout's last step creates."""
+
+    item = models.CharField(max_length=50)
+    payment = models.CharField(max_length=50)
+    task_id = models.CharField(max_length=64)
+
+    class Meta:
+        app_label = "tests"
