@@ -265,3 +265,29 @@ class Greeting(Scaffold):
 
 plain_handler = FlowHandler(on_complete_url="/plain-done/")
 plain_handler.register_entry_point(Greeting)
+
+
+# A flow whose URLs carry a path converter from the entry on.
+class PickSize(Step):
+    url = "size/"
+
+    def form_valid(self, form):
+        self.state["product"] = self.kwargs["product_id"]
+        return COMPLETE
+
+
+class CheckSize(Step):
+    url = "check/"
+
+
+class ProductFlow(Scaffold):
+    url = "product/<int:product_id>/"
+    transition = Linear
+    action_set = [PickSize, CheckSize]
+
+
+plain_handler.register_entry_point(ProductFlow)
+
+# The same checkout served a second time, under another namespace and store.
+second_handler = FlowHandler(app_namespace="again", on_complete_url="/done-again/")
+second_handler.register_entry_point(Purchase)
