@@ -34,6 +34,19 @@ TASK_ID_LENGTH = 32
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 JUMP_PARAM = "_to"
 
+#: The type each optional field of a stored record must have when present.
+_FIELD_TYPES: dict[str, type] = {"hist": list, "jrnl": list, "err": list, "ans": dict, "kw": dict, "accessed": int}
+
+
+def _malformed_fields(record: dict[str, Any]) -> list[str]:
+    """The fields of a decoded record the engine could not work with (a corrupt record)."""
+    bad = [key for key, kind in _FIELD_TYPES.items() if key in record and not isinstance(record[key], kind)]
+    if isinstance(record.get("ans"), dict) and not all(isinstance(v, dict) for v in record["ans"].values()):
+        bad.append("ans")
+    if isinstance(record.get("kw"), dict) and not all(isinstance(v, str) for v in record["kw"].values()):
+        bad.append("kw")
+    return bad
+
 
 def new_task_id() -> str:
     return secrets.token_urlsafe(24)
@@ -113,6 +126,11 @@ class Task:
             raise CorruptStateError(
                 f"Task {task_id[:8]}… of flow {flow.name!r} is at {position!r}, "
                 f"which is not an action of the flow."
+            )
+        malformed = _malformed_fields(record)
+        if malformed:
+            raise CorruptStateError(
+                f"Task {task_id[:8]}… of flow {flow.name!r} has malformed fields: {', '.join(malformed)}."
             )
         self.current_place = place
 

@@ -1,0 +1,175 @@
+"""The Redis state store: one key per task, expiring after the idle timeout.
+
+Each step costs one round trip per operation: a read is ``GETEX`` (which also
+refreshes the expiry) and a write is one Lua script doing compare-and-set on
+the record's version. The stored value is ``b"<version>\\n" + msgpack bytes``
+so the script can check the version without decoding msgpack.
+
+Needs redis-py: ``pip install "django-flowmachine[redis]"``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+from django.core.exceptions import ImproperlyConfigured
+
+from flowmachine.backends.base import (
+    BaseStateStore,
+    ConflictError,
+    CorruptStateError,
+    StoreUnavailable,
+)
+from flowmachine.conf import flow_settings
+
+try:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+except ImportError:  # pragma: no cover - exercised by monkeypatching in tests
+    redis = None  # type: ignore[assignment]
+
+__all__ = ["StateStore"]
+
+#: Seconds to wait for a connection or a reply before calling Redis unavailable.
+SOCKET_TIMEOUT = 2.0
+
+#: Compare-and-set on the version prefix of the stored value. KEYS[1] is the
+#: task key; ARGV is the new version, the value and the expiry in seconds.
+#: Returns 1 when written, 0 on a version conflict and -1 when the stored value
+#: has no version prefix. Only the first bytes are read (GETRANGE), so the cost
+#: does not grow with the record.
+_CAS_SCRIPT = """
+local version = tonumber(ARGV[1])
+local head = redis.call('GETRANGE', KEYS[1], 0, 20)
+if version <= 1 then
+  if head ~= '' then return 0 end
+else
+  if head == '' then return 0 end
+  local nl = string.find(head, '\\n', 1, true)
+  if not nl then return -1 end
+  local stored = tonumber(string.sub(head, 1, nl - 1))
+  if stored == nil then return -1 end
+  if stored ~= version - 1 then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+_pools: dict[str, Any] = {}
+_pools_lock = threading.Lock()
+
+
+def redis_url() -> str:
+    """The URL of the configured Redis: FLOWS_REDIS_URL, else built from the host settings."""
+    url = flow_settings.FLOWS_REDIS_URL
+    if url:
+        return str(url)
+    user = quote(str(flow_settings.FLOWS_REDIS_STATE_STORE_USER or ""), safe="")
+    password = quote(str(flow_settings.FLOWS_REDIS_STATE_STORE_PASSWORD or ""), safe="")
+    auth = ""
+    if user or password:
+        auth = f"{user}:{password}@" if password else f"{user}@"
+    host = str(flow_settings.FLOWS_REDIS_STATE_STORE_HOST)
+    if ":" in host and not host.startswith("["):  # an IPv6 address
+        host = f"[{host}]"
+    port = int(flow_settings.FLOWS_REDIS_STATE_STORE_PORT)
+    db = int(flow_settings.FLOWS_REDIS_STATE_STORE_DB)
+    return f"redis://{auth}{host}:{port}/{db}"
+
+
+def get_pool(url: str) -> Any:
+    """Return this process's connection pool for *url*, creating it once."""
+    try:
+        return _pools[url]
+    except KeyError:
+        pass
+    with _pools_lock:
+        pool = _pools.get(url)
+        if pool is None:
+            try:
+                pool = redis.ConnectionPool.from_url(
+                    url,
+                    socket_connect_timeout=SOCKET_TIMEOUT,
+                    socket_timeout=SOCKET_TIMEOUT,
+                    # One immediate retry on a dropped connection (say, Redis
+                    # restarted); a timeout is not retried so an outage fails fast.
+                    retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
+                )
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"The Redis URL of the flowmachine state store is invalid: {exc}") from exc
+            _pools[url] = pool
+    return pool
+
+
+@contextmanager
+def _translate_errors(task_id: str) -> Iterator[None]:
+    """Turn redis-py exceptions into flowmachine's, so callers never see redis-py."""
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        # ConnectionError covers BusyLoadingError and authentication failures.
+        raise StoreUnavailable(f"The Redis task store is unavailable: {exc}") from exc
+    except redis.exceptions.ResponseError as exc:
+        if str(exc).startswith("WRONGTYPE"):
+            raise CorruptStateError(
+                f"Task {task_id[:8]}… is stored under a Redis key of the wrong type."
+            ) from exc
+        raise StoreUnavailable(f"The Redis task store refused the command: {exc}") from exc
+    except redis.exceptions.RedisError as exc:
+        raise StoreUnavailable(f"The Redis task store failed: {exc}") from exc
+
+
+class StateStore(BaseStateStore):
+    """Task records in Redis, one key per task, expiring after the idle timeout."""
+
+    atomic_versions = True
+
+    def __init__(self) -> None:
+        if redis is None:
+            raise ImproperlyConfigured(
+                'The Redis state store needs redis-py: pip install "django-flowmachine[redis]"'
+            )
+        self.client = redis.Redis(connection_pool=get_pool(redis_url()))
+        self._cas: Callable[..., Any] = self.client.register_script(_CAS_SCRIPT)
+
+    def key(self, task_id: str) -> str:
+        """The Redis key holding *task_id*'s record."""
+        return f"{flow_settings.FLOWS_REDIS_KEY_PREFIX}{task_id}"
+
+    def _ttl(self) -> int:
+        return max(1, self.idle_timeout)  # Redis rejects an expiry below one second
+
+    def get_state(self, task_id: str) -> dict[str, Any] | None:
+        with _translate_errors(task_id):
+            raw = self.client.getex(self.key(task_id), ex=self._ttl())
+        if raw is None:
+            return None
+        head, sep, body = bytes(raw).partition(b"\n")
+        if not sep or not head.isdigit():
+            raise CorruptStateError(f"Task {task_id[:8]}… has no version prefix: it was not written by flowmachine.")
+        record = self.decode(body)
+        if record["version"] != int(head):
+            raise CorruptStateError(f"Task {task_id[:8]}… has a version prefix that does not match its record.")
+        return record
+
+    def put_state(self, task_id: str, state: dict[str, Any]) -> None:
+        version = int(state["version"])
+        value = b"%d\n" % version + self.encode(state)
+        with _translate_errors(task_id):
+            result = self._cas(keys=[self.key(task_id)], args=[version, value, self._ttl()])
+        if result == 1:
+            return
+        if result == -1:
+            raise CorruptStateError(f"Task {task_id[:8]}… has no version prefix: it was not written by flowmachine.")
+        if version <= 1:
+            raise ConflictError(f"Task {task_id[:8]}… already exists.")
+        raise ConflictError(f"Task {task_id[:8]}… changed since it was read (version {version - 1}).")
+
+    def delete_state(self, task_id: str) -> None:
+        with _translate_errors(task_id):
+            self.client.delete(self.key(task_id))

@@ -1,0 +1,119 @@
+"""Settings of the django-flowmachine demo shop. For local use only: never deploy these.
+
+Environment variables:
+
+``FLOWS_DEMO_STORE``
+    Where task state is kept: ``db`` (default; the ``flowmachine_taskrecord``
+    table in the demo's SQLite database) or ``redis`` (the
+    ``flowmachine.backends.redis`` store; needs ``pip install
+    "django-flowmachine[redis]"`` and a running Redis server).
+    ``FLOWS_DEMO_STORE=redis make demo`` runs the demo on Redis.
+``FLOWS_DEMO_REDIS_URL``
+    The Redis server used when ``FLOWS_DEMO_STORE=redis``; default
+    ``redis://127.0.0.1:6379/0``.
+``FLOWS_DEMO_DB``
+    Path of the SQLite database file; default ``demo/db.sqlite3``.
+"""
+
+from pathlib import Path
+import os
+
+import django
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = "django-flowmachine-demo-only-not-secret"
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "flowmachine",
+    "shop",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "demo_site.urls"
+WSGI_APPLICATION = "demo_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ],
+        },
+    }
+]
+
+_sqlite_options = {}
+if django.VERSION >= (5, 1):
+    # Concurrent writers queue instead of failing with "database is locked".
+    _sqlite_options["transaction_mode"] = "IMMEDIATE"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("FLOWS_DEMO_DB", str(BASE_DIR / "db.sqlite3")),
+        "OPTIONS": _sqlite_options,
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# The password-reset code of the checkout is sent by email; the console backend
+# prints it in the terminal running the demo.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = "shop@demo.invalid"
+
+# -- django-flowmachine -------------------------------------------------------
+
+FLOWS_DEMO_STORE = os.environ.get("FLOWS_DEMO_STORE", "db").strip().lower() or "db"
+if FLOWS_DEMO_STORE == "db":
+    FLOWS_STATE_STORE = "flowmachine.backends.db"
+elif FLOWS_DEMO_STORE == "redis":
+    FLOWS_STATE_STORE = "flowmachine.backends.redis"
+    FLOWS_REDIS_URL = os.environ.get("FLOWS_DEMO_REDIS_URL", "redis://127.0.0.1:6379/0")
+    FLOWS_REDIS_KEY_PREFIX = "flowmachine-demo:task:"
+else:
+    raise ImproperlyConfigured(f"FLOWS_DEMO_STORE must be 'db' or 'redis', not {FLOWS_DEMO_STORE!r}.")
+
+FLOWS_TASK_IDLE_TIMEOUT = 30 * 60
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"flowmachine": {"handlers": ["console"], "level": "INFO"}},
+}

@@ -1,0 +1,15 @@
+"""URLs of the demo shop: the product list, the checkout flow, log in/out, done."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from shop import views
+from shop.flows import handler
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("buy/", include(handler.urls)),
+    path("done/", views.done, name="done"),
+    path("login/", auth_views.LoginView.as_view(template_name="shop/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,34 @@
+"""Create the demo user and products; running it again changes nothing."""
+
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from shop.models import Product
+
+USERNAME = "demo"
+PASSWORD = "demo-pass-123"
+EMAIL = "demo@example.com"
+
+PRODUCTS = [
+    ("field-notebook", "Field notebook", "Dot grid, 96 pages, fits a pocket.", Decimal("12.00")),
+    ("desk-lamp", "Desk lamp", "Warm LED, dimmable, brushed steel.", Decimal("39.00")),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo user and products (idempotent) and print the credentials."
+
+    def handle(self, *args, **options):
+        user, created = get_user_model().objects.get_or_create(username=USERNAME, defaults={"email": EMAIL})
+        if created or not user.check_password(PASSWORD) or not user.is_active:
+            user.set_password(PASSWORD)
+            user.is_active = True
+            user.save()
+        for slug, name, description, price in PRODUCTS:
+            Product.objects.update_or_create(
+                slug=slug, defaults={"name": name, "description": description, "price": price}
+            )
+        self.stdout.write(f"Demo user: {USERNAME}")
+        self.stdout.write(f"Password:  {PASSWORD}")
