@@ -2,6 +2,7 @@
 #
 #   make test    create .venv if needed, install the project with its test extra,
 #                run the suite on SQLite and then on PostgreSQL (both must pass)
+#   make docs    build the documentation into docs/_build/html (warnings are errors)
 #   make demo    same set-up, then migrate, seed and serve the demo shop on
 #                http://127.0.0.1:$(PORT)/ (FLOWS_DEMO_STORE=redis: Redis store)
 #
@@ -19,7 +20,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.flowmachine-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-sqlite test-postgres demo clean
+.PHONY: help venv test test-sqlite test-postgres docs demo clean
 
 help:
 	@echo "make test    run the test suite on SQLite and PostgreSQL (creates .venv)"
@@ -33,7 +34,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,docs,lint]"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -45,6 +46,8 @@ test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS) || status=1; \
 	echo "== pytest on PostgreSQL (FLOWMACHINE_TEST_DB=postgres) =="; \
 	FLOWMACHINE_TEST_DB=postgres $(BIN)/pytest $(PYTEST_ARGS) || status=1; \
+	echo "== documentation (sphinx -W) =="; \
+	$(MAKE) --no-print-directory docs || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see the runs above)"; fi; \
 	exit $$status
 
@@ -53,6 +56,9 @@ test-sqlite: $(STAMP)
 
 test-postgres: $(STAMP)
 	FLOWMACHINE_TEST_DB=postgres $(BIN)/pytest $(PYTEST_ARGS)
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
 demo: $(STAMP)
 	$(BIN)/python demo/manage.py migrate --noinput --verbosity 0
