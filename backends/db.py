@@ -30,6 +30,10 @@ class TaskRecord(models.Model):
     data = models.BinaryField()
     created = models.DateTimeField()
     accessed = models.DateTimeField(db_index=True)
+    # Copies of record fields, for the admin's list and filters.
+    flow = models.CharField(max_length=200, default="", db_index=True)
+    position = models.CharField(max_length=255, default="")
+    user_id = models.CharField(max_length=64, default="", blank=True)
 
     class Meta:
         app_label = "flowmachine"
@@ -43,13 +47,34 @@ class TaskRecord(models.Model):
 _UNAVAILABLE = (OperationalError, InterfaceError)
 
 
+def _columns(state: dict[str, Any]) -> dict[str, str]:
+    """The record fields copied to their own columns (position is empty once finished)."""
+    return {
+        "flow": str(state.get("flow") or "")[:200],
+        "position": "" if "done" in state else str(state.get("pos") or "")[:255],
+        "user_id": str(state.get("uid") or "")[:64],
+    }
+
+
 class StateStore(BaseStateStore):
     """Task records in the database, through the ``TaskRecord`` model."""
 
     atomic_versions = True
 
+    def __init__(self, using: str | None = None) -> None:
+        self.using = using
+
+    @property
+    def db_alias(self) -> str:
+        """The database holding the records: ``using``, else the router's choice for TaskRecord.
+
+        The view layer opens each request's transaction on this alias, so the
+        row lock and the write share it even when a router moves the table.
+        """
+        return self.using or router.db_for_write(TaskRecord)
+
     def _db(self) -> str:
-        return router.db_for_write(TaskRecord)
+        return self.db_alias
 
     def get_state(self, task_id: str) -> dict[str, Any] | None:
         db = self._db()
@@ -73,21 +98,21 @@ class StateStore(BaseStateStore):
         db = self._db()
         try:
             if version <= 1:
-                self._create(db, task_id, version, raw, now)
+                self._create(db, task_id, version, raw, now, _columns(state))
                 return
             updated = TaskRecord.objects.using(db).filter(
                 task_id=task_id, version=version - 1
-            ).update(version=version, data=raw, accessed=now)
+            ).update(version=version, data=raw, accessed=now, **_columns(state))
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"The task database is unavailable: {exc}") from exc
         if not updated:
             raise ConflictError(f"Task {task_id[:8]}… changed since it was read (version {version - 1}).")
 
-    def _create(self, db: str, task_id: str, version: int, raw: bytes, now: Any) -> None:
+    def _create(self, db: str, task_id: str, version: int, raw: bytes, now: Any, columns: dict[str, str]) -> None:
         try:
             with transaction.atomic(using=db):
                 TaskRecord.objects.using(db).create(
-                    task_id=task_id, version=version, data=raw, created=now, accessed=now
+                    task_id=task_id, version=version, data=raw, created=now, accessed=now, **columns
                 )
         except IntegrityError as exc:
             raise ConflictError(f"Task {task_id[:8]}… already exists.") from exc

@@ -5,6 +5,10 @@ refreshes the expiry) and a write is one Lua script doing compare-and-set on
 the record's version. The stored value is ``b"<version>\\n" + msgpack bytes``
 so the script can check the version without decoding msgpack.
 
+Each operation touches one key, so the store also runs on Redis Cluster
+(``FLOWS_REDIS_CLUSTER_URL``) and behind Redis Sentinel
+(``FLOWS_REDIS_SENTINELS`` and ``FLOWS_REDIS_SENTINEL_SERVICE``).
+
 Needs redis-py: ``pip install "django-flowmachine[redis]"``.
 """
 
@@ -106,6 +110,69 @@ def get_pool(url: str) -> Any:
     return pool
 
 
+def _connection_options() -> dict[str, Any]:
+    return {
+        "socket_connect_timeout": SOCKET_TIMEOUT,
+        "socket_timeout": SOCKET_TIMEOUT,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
+    }
+
+
+def get_client() -> Any:
+    """This process's client of the configured Redis: a cluster, a Sentinel's master, or one server."""
+    cluster_url = flow_settings.FLOWS_REDIS_CLUSTER_URL
+    sentinels = flow_settings.FLOWS_REDIS_SENTINELS
+    if cluster_url:
+        key = f"cluster:{cluster_url}"
+    elif sentinels:
+        key = f"sentinel:{flow_settings.FLOWS_REDIS_SENTINEL_SERVICE}:{sentinels!r}"
+    else:
+        return redis.Redis(connection_pool=get_pool(redis_url()))
+    client = _pools.get(key)
+    if client is None:
+        with _pools_lock:
+            client = _pools.get(key)
+            if client is None:
+                client = _pools[key] = _cluster_client(str(cluster_url)) if cluster_url else _sentinel_client()
+    return client
+
+
+def _cluster_client(url: str) -> Any:
+    from redis.cluster import RedisCluster
+
+    try:
+        return RedisCluster.from_url(url, **_connection_options())
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"FLOWS_REDIS_CLUSTER_URL is invalid: {exc}") from exc
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
+        raise StoreUnavailable(f"The Redis Cluster at {url} cannot be reached: {exc}") from exc
+
+
+def _sentinel_client() -> Any:
+    from redis.sentinel import Sentinel
+
+    service = flow_settings.FLOWS_REDIS_SENTINEL_SERVICE
+    if not service:
+        raise ImproperlyConfigured(
+            "FLOWS_REDIS_SENTINELS is set but FLOWS_REDIS_SENTINEL_SERVICE is not: name the "
+            "master the Sentinels monitor (the name in their 'sentinel monitor' line)."
+        )
+    addresses = []
+    for entry in flow_settings.FLOWS_REDIS_SENTINELS:
+        host, port = entry.rsplit(":", 1) if isinstance(entry, str) else entry
+        addresses.append((str(host).strip("[]"), int(port)))
+    options = _connection_options()
+    sentinel = Sentinel(
+        addresses,
+        sentinel_kwargs={k: v for k, v in options.items() if k != "retry"},
+        username=flow_settings.FLOWS_REDIS_STATE_STORE_USER or None,
+        password=flow_settings.FLOWS_REDIS_STATE_STORE_PASSWORD or None,
+        db=int(flow_settings.FLOWS_REDIS_STATE_STORE_DB),
+        **options,
+    )
+    return sentinel.master_for(str(service))
+
+
 @contextmanager
 def _translate_errors(task_id: str) -> Iterator[None]:
     """Turn redis-py exceptions into flowmachine's, so callers never see redis-py."""
@@ -120,7 +187,8 @@ def _translate_errors(task_id: str) -> Iterator[None]:
                 f"Task {task_id[:8]}… is stored under a Redis key of the wrong type."
             ) from exc
         raise StoreUnavailable(f"The Redis task store refused the command: {exc}") from exc
-    except redis.exceptions.RedisError as exc:
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
+        # RedisClusterException (no node covers the slot, say) is not a RedisError.
         raise StoreUnavailable(f"The Redis task store failed: {exc}") from exc
 
 
@@ -134,7 +202,7 @@ class StateStore(BaseStateStore):
             raise ImproperlyConfigured(
                 'The Redis state store needs redis-py: pip install "django-flowmachine[redis]"'
             )
-        self.client = redis.Redis(connection_pool=get_pool(redis_url()))
+        self.client = get_client()
         self._cas: Callable[..., Any] = self.client.register_script(_CAS_SCRIPT)
 
     def key(self, task_id: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from flowmachine.backends.base import BaseStateStore, ConflictError
+from flowmachine.backends.base import BaseStateStore, ConflictError, CorruptStateError
 from flowmachine.conf import flow_settings
 
 try:
@@ -107,6 +107,36 @@ class StateStore(BaseStateStore):
         with suppress(FileNotFoundError):
             if not self._expired(path.stat().st_mtime):
                 os.utime(path)
+
+    def cleanup(self, *, dry_run: bool = False) -> list[tuple[str, dict[str, Any] | None]]:
+        """Remove the files of expired tasks; return each one's id and record (None if unreadable)."""
+        removed: list[tuple[str, dict[str, Any] | None]] = []
+        directory = self.directory
+        if not directory.is_dir():
+            return removed
+        for path in directory.glob(f"*{DATA_SUFFIX}"):
+            task_id = path.name[: -len(DATA_SUFFIX)]
+            if not _TASK_ID.fullmatch(task_id):
+                continue
+            with suppress(FileNotFoundError):
+                if not self._expired(path.stat().st_mtime):
+                    continue
+                if dry_run:
+                    removed.append((task_id, None))
+                    continue
+                with self._locked(path) as lock_path:
+                    if not self._expired(path.stat().st_mtime):  # used meanwhile
+                        continue
+                    raw = path.read_bytes()
+                    path.unlink()
+                    with suppress(FileNotFoundError):
+                        lock_path.unlink()
+                try:
+                    record: dict[str, Any] | None = self.decode(raw)
+                except CorruptStateError:
+                    record = None
+                removed.append((task_id, record))
+        return removed
 
     # -- helpers -------------------------------------------------------------
 

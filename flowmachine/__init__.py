@@ -20,6 +20,9 @@ __all__ = [
     "FlowHandler",
     "InvalidJump",
     "FlowDefinitionError",
+    "flow_graph",
+    "to_dot",
+    "to_mermaid",
 ]
 
 _LAZY = {
@@ -31,6 +34,9 @@ _LAZY = {
     "FlowHandler": "flowmachine.handler",
     "InvalidJump": "flowmachine.exceptions",
     "FlowDefinitionError": "flowmachine.exceptions",
+    "flow_graph": "flowmachine.diagrams",
+    "to_dot": "flowmachine.diagrams",
+    "to_mermaid": "flowmachine.diagrams",
 }
 
 
@@ -51,6 +57,7 @@ from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
     from flowmachine.components import COMPLETE, Action, Scaffold
+    from flowmachine.diagrams import flow_graph, to_dot, to_mermaid
     from flowmachine.exceptions import FlowDefinitionError, InvalidJump
     from flowmachine.handler import FlowHandler
     from flowmachine.transition import Linear, Transition

@@ -8,14 +8,15 @@ the state store saves.
 
 from __future__ import annotations
 
-import secrets
+import copy
 import time
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -24,15 +25,15 @@ from flowmachine.binding import binding_hash
 from flowmachine.components import COMPLETE, _Jump
 from flowmachine.conf import flow_settings
 from flowmachine.exceptions import CorruptStateError, FlowDefinitionError
+from flowmachine._ids import is_valid_task_id, new_task_id
 from flowmachine._machine import COMPLETE_TRIGGER, FINAL, CompiledFlow, Place
 
 if TYPE_CHECKING:
     pass
 
-#: 32 characters of url-safe base64: 192 random bits.
-TASK_ID_LENGTH = 32
-_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 JUMP_PARAM = "_to"
+#: Hidden form field carrying the change of the task a page was rendered from (stale pages).
+VERSION_PARAM = "_v"
 
 #: The type each optional field of a stored record must have when present.
 _FIELD_TYPES: dict[str, type] = {"hist": list, "jrnl": list, "err": list, "ans": dict, "kw": dict, "accessed": int}
@@ -46,15 +47,6 @@ def _malformed_fields(record: dict[str, Any]) -> list[str]:
     if isinstance(record.get("kw"), dict) and not all(isinstance(v, str) for v in record["kw"].values()):
         bad.append("kw")
     return bad
-
-
-def new_task_id() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def is_valid_task_id(value: str) -> bool:
-    """Check an id's format before it goes anywhere near a store."""
-    return len(value) == TASK_ID_LENGTH and _ID_CHARS.issuperset(value)
 
 
 @dataclass(frozen=True)
@@ -87,8 +79,16 @@ class FlowContext:
         self._request = request
 
     @property
+    def version(self) -> int:
+        """The change of the task this page shows; a POST carrying an older one is refused."""
+        return self.task.moved_at
+
+    @property
     def hidden_field(self) -> SafeString:
-        return format_html('<input type="hidden" name="{}" value="{}">', self.param, self.task_id)
+        return format_html(
+            '<input type="hidden" name="{}" value="{}"><input type="hidden" name="{}" value="{}">',
+            self.param, self.task_id, VERSION_PARAM, self.version,
+        )
 
     @property
     def back_url(self) -> str | None:
@@ -110,6 +110,73 @@ class FlowContext:
         return self.task.url_for(self._request, self.place)
 
 
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def state_delta(before: dict[str, Any], after: dict[str, Any]) -> list[Any]:
+    """The journal's delta from *before* to *after*: ``[]``, ``[sets]`` or ``[sets, deleted keys]``."""
+    sets = {k: v for k, v in after.items() if k not in before or not _same(before[k], v)}
+    deleted = [k for k in before if k not in after]
+    if deleted:
+        return [sets, deleted]
+    return [sets] if sets else []
+
+
+def apply_entry(state: dict[str, Any], entry: list[Any]) -> None:
+    """Apply a journal entry's delta (or a ``base`` entry's snapshot) to *state* in place.
+
+    An entry is ``[time, event, where it led, sets?, deleted keys?]``; places are
+    named by :func:`journal_name`.
+    """
+    if entry[1] == "base":
+        state.clear()
+    if len(entry) > 3:
+        state.update(copy.deepcopy(entry[3]))
+    for key in entry[4] if len(entry) > 4 else ():
+        state.pop(key, None)
+
+
+_short_names: weakref.WeakKeyDictionary[CompiledFlow, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def journal_name(flow: CompiledFlow, name: str) -> str:
+    """How the journal names a place: its class name when no other action shares it, else its full name."""
+    names = _short_names.get(flow)
+    if names is None:
+        actions = [p for p in flow.places.values() if p.is_action]
+        counts: dict[str, int] = {}
+        for place in actions:
+            counts[place.local_name] = counts.get(place.local_name, 0) + 1
+        names = _short_names[flow] = {
+            p.name: p.local_name if counts[p.local_name] == 1 else p.name for p in actions
+        }
+    return names.get(name, name)
+
+
+def _fold_journal(journal: list[list[Any]], limit: int) -> list[list[Any]]:
+    """Keep *limit* entries: the oldest are folded into one leading ``base`` snapshot."""
+    if limit < 2:
+        return journal[-limit:] if limit > 0 else []
+    folded = journal[: len(journal) - limit + 1]
+    state: dict[str, Any] = {}
+    position = None
+    for entry in folded:
+        apply_entry(state, entry)
+        position = entry[2] or position
+    base = [folded[-1][0], "base", position]
+    return [base + ([state] if state else []), *journal[len(folded):]]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A precondition that refused a component, and the response it answered with."""
+
+    component: Any
+    precondition: Any
+    response: HttpResponseBase
+
+
 class Task:
     """A task record bound to its compiled flow."""
 
@@ -120,6 +187,19 @@ class Task:
         self.namespace = namespace
         self.modified = False
         self.done_url = ""
+        #: True while the task has an id but no record yet (lazy creation).
+        self.provisional = False
+        #: Query args the current step's URLs carry while the task is provisional.
+        self.carry: dict[str, str] = {}
+        #: Where the deploy policy moved the task from, if it did: (old, new, reason).
+        self.relocated: tuple[str, str, str] | None = None
+        if isinstance(record.get("pos"), str) and isinstance(record.get("data"), dict):
+            from flowmachine._migrate import relocate
+
+            move = relocate(task_id, record, flow)
+            self.modified = move is not None
+            if move is not None and move.moved:
+                self.relocated = (move.old, move.new, move.reason)
         position = record.get("pos")
         place = flow.places.get(position) if isinstance(position, str) else None
         if place is None or not place.is_action or not isinstance(record.get("data"), dict):
@@ -133,6 +213,10 @@ class Task:
                 f"Task {task_id[:8]}… of flow {flow.name!r} has malformed fields: {', '.join(malformed)}."
             )
         self.current_place = place
+        #: The state as of the last journal entry, to journal what changed since.
+        self._baseline: dict[str, Any] = copy.deepcopy(record["data"])
+        #: (event, source, dest) of the moves made in this request, for signals.
+        self.events: list[tuple[str, str | None, str | None]] = []
 
     # -- creating ---------------------------------------------------------
 
@@ -141,12 +225,16 @@ class Task:
         cls,
         flow: CompiledFlow,
         namespace: str | None,
-        binder_value: str,
+        binder_value: str | None,
         *,
         initial_state: dict[str, Any] | None = None,
         on_complete: str | None = None,
         url_kwargs: dict[str, Any] | None = None,
+        task_id: str | None = None,
     ) -> Task:
+        """A new task at the flow's first action, not saved (*binder_value* None binds it at its first save)."""
+        from flowmachine._migrate import fingerprint
+
         now = int(time.time())
         first = flow.root.first_leaf()
         record: dict[str, Any] = {
@@ -159,11 +247,14 @@ class Task:
             "ans": {},
             "created": now,
             "accessed": now,
-            "bind": binding_hash(binder_value),
+            "bind": None if binder_value is None else binding_hash(binder_value),
             "next": on_complete,
             "kw": {k: str(v) for k, v in (url_kwargs or {}).items()},
+            "fp": fingerprint(flow),
+            "at": 1,
         }
-        task = cls(new_task_id(), record, flow, namespace)
+        task = cls(task_id or new_task_id(flow.name), record, flow, namespace)
+        task._baseline = {}
         task._log("start", None, first.name)
         return task
 
@@ -176,6 +267,12 @@ class Task:
     @property
     def version(self) -> int:
         return int(self.record["version"])
+
+    @property
+    def moved_at(self) -> int:
+        """The record version at which the task arrived at its current step (0 if unknown)."""
+        value = self.record.get("at", 0)
+        return value if isinstance(value, int) else 0
 
     @property
     def history(self) -> list[str]:
@@ -191,6 +288,27 @@ class Task:
     def back_place(self) -> Place | None:
         trail = self.trail_places()
         return trail[-1] if trail else None
+
+    # -- running a step ---------------------------------------------------------
+
+    def bind(self, request: HttpRequest, kwargs: dict[str, Any]) -> tuple[list[Any], Any]:
+        """The current place's scaffolds (root first) and action, set up for *request*."""
+        place = self.current_place
+        lineage = place.lineage()
+        scaffolds = [p.component(request, self, p) for p in lineage[:-1]]  # type: ignore[call-arg]
+        action: Any = place.component()
+        action.setup(request, **kwargs)
+        action.task, action.place, action.state = self, place, self.state
+        return scaffolds, action
+
+    def check_preconditions(self, request: HttpRequest, components: list[Any]) -> Refusal | None:
+        """Run each component's preconditions, root first; the first refusal wins."""
+        for component in components:
+            for precondition in component.preconditions:
+                response = precondition.process(request, component)
+                if response is not None:
+                    return Refusal(component, precondition, response)
+        return None
 
     # -- moving -------------------------------------------------------------
 
@@ -216,6 +334,7 @@ class Task:
             self.history.append(place.name)
         self._log(event, place.name, new_position)
         self.modified = True
+        self.record["at"] = self.version + 1
         if new_position == FINAL:
             self.current_place = None  # type: ignore[assignment]
             return None
@@ -230,14 +349,32 @@ class Task:
         self._log("back", self.current_place.name, place.name)
         self.current_place = place
         self.record["pos"] = place.name
+        self.record["at"] = self.version + 1
         self.modified = True
 
     def _log(self, event: str, source: str | None, dest: str | None) -> None:
+        self.events.append((event, source, dest))
         journal = self.record.setdefault("jrnl", [])
-        journal.append([int(time.time()), event, source, dest])
+        where = journal_name(self.flow, dest) if dest else dest
+        journal.append([int(time.time()), event, where, *self._take_delta()])
         limit = int(flow_settings.FLOWS_JOURNAL_LENGTH)
         if len(journal) > limit:
-            del journal[: len(journal) - limit]
+            journal[:] = _fold_journal(journal, limit)
+
+    def _take_delta(self) -> list[Any]:
+        """What the state gained or lost since the last journal entry: ``[sets, deleted]``, trimmed."""
+        delta = state_delta(self._baseline, self.state)
+        self._baseline = copy.deepcopy(self.state)
+        return delta
+
+    def journal_changes(self) -> bool:
+        """Journal state changed by a step that did not move (a ``data`` entry); True if it did."""
+        if not state_delta(self._baseline, self.state):
+            return False
+        place = self.current_place.name
+        self._log("data", place, place)
+        self.modified = True
+        return True
 
     # -- answers and messages -------------------------------------------------
 
@@ -275,6 +412,8 @@ class Task:
     def url_for(self, request: HttpRequest | None, place: Place, query: dict[str, Any] | None = None) -> str:
         """The URL of *place* in this task, carrying the task id."""
         params = {flow_settings.FLOWS_TASK_ID_PARAM: self.id}
+        if self.provisional and place is self.current_place:
+            params.update(self.carry)
         params.update(query or {})
         return f"{self._reverse(place)}?{urlencode(params, doseq=True)}"
 
@@ -306,5 +445,6 @@ class Task:
             "bind": self.record.get("bind"),
             "created": self.record.get("created"),
             "accessed": int(time.time()),
-            "jrnl": self.record.get("jrnl", []),
+            # The marker keeps no data: the journal loses its state deltas.
+            "jrnl": [entry[:3] for entry in self.record.get("jrnl", [])],
         }

@@ -8,18 +8,19 @@ in the same database transaction as the action's own writes.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from django.db import DEFAULT_DB_ALIAS, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, QueryDict
 from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
-from flowmachine.binding import matches
+from flowmachine.binding import binding_hash, matches
 from flowmachine.conf import flow_settings
 from flowmachine.exceptions import (
     ConflictError,
@@ -28,7 +29,11 @@ from flowmachine.exceptions import (
     InvalidJump,
     StoreUnavailable,
 )
-from flowmachine._engine import JUMP_PARAM, Task, is_valid_task_id
+from flowmachine import _events
+from flowmachine._engine import JUMP_PARAM, VERSION_PARAM, Task, is_valid_task_id, new_task_id
+from flowmachine._ids import is_fresh_provisional
+from flowmachine._migrate import flow_names
+from flowmachine.components import _Jump
 from flowmachine._machine import CompiledFlow, Place
 
 if TYPE_CHECKING:
@@ -112,9 +117,14 @@ class FlowEndpoint:
         except StoreUnavailable as exc:
             logger.error("State store unavailable for flow %s: %s", self.flow.name, exc)
             return error_page(request, "unavailable", status=503, restart_url=self._restart(request, kwargs))
+        except (OperationalError, InterfaceError) as exc:
+            # The database went away mid-request (opening the transaction, in an
+            # action, or at commit): the transaction was rolled back, so retrying is safe.
+            logger.error("Database unavailable for flow %s: %s", self.flow.name, exc)
+            return error_page(request, "unavailable", status=503, restart_url=self._restart(request, kwargs))
         except ConflictError as exc:
             logger.warning("Concurrent change refused in flow %s: %s", self.flow.name, exc)
-            return error_page(request, "conflict", status=409, continue_url=request.get_full_path())
+            return error_page(request, "conflict", status=409, continue_url=_same_site(request, request.get_full_path()))
         except CorruptStateError as exc:
             logger.error("Unusable task record in flow %s: %s", self.flow.name, exc)
             return error_page(request, "corrupt", status=410, restart_url=self._restart(request, kwargs))
@@ -139,11 +149,15 @@ class FlowEndpoint:
     def _continue(self, request: HttpRequest, kwargs: dict[str, Any], store: Any, task_id: str) -> HttpResponseBase:
         record = store.get_state(task_id)
         if record is None:
+            provisional = self._provisional(request, kwargs, task_id)
+            if provisional is not None:
+                return self._step(request, kwargs, store, provisional)
             logger.info("Unknown or expired task %s… in flow %s", task_id[:8], self.flow.name)
+            _events.expired(request, self.flow, task_id, self.place.name if self.place else None)
             return error_page(request, "expired", status=410, restart_url=self._restart(request, kwargs))
         if not matches(str(record.get("bind", "")), self.handler.binder_value(request)):
             return self._not_found(request, kwargs, f"task {task_id[:8]}… is bound to another user")
-        if record.get("flow") != self.flow.name:
+        if record.get("flow") not in flow_names(self.flow):
             return self._not_found(request, kwargs, f"task {task_id[:8]}… belongs to flow {record.get('flow')!r}")
         if "done" in record:
             logger.info("Request for finished task %s… in flow %s", task_id[:8], self.flow.name)
@@ -152,6 +166,11 @@ class FlowEndpoint:
                 continue_url=record.get("done"), restart_url=self._restart(request, kwargs),
             )
         task = Task(task_id, record, self.flow, self._namespace(request))
+        if task.relocated:
+            logger.info("Task %s… of flow %s moved from %s to %s (%s)", task_id[:8], self.flow.name, *task.relocated)
+        return self._step(request, kwargs, store, task)
+
+    def _step(self, request: HttpRequest, kwargs: dict[str, Any], store: Any, task: Task) -> HttpResponseBase:
         task.record.setdefault("kw", {}).update({k: str(v) for k, v in kwargs.items()})
         place = self.place
         if place is None or place is not task.current_place:
@@ -159,26 +178,22 @@ class FlowEndpoint:
                 task.rewind(place)
             else:
                 if request.method == "POST":
-                    logger.info("POST for %s while task %s… is at %s: redirected", place, task_id[:8], task.current_place)
+                    logger.info("POST for %s while task %s… is at %s: redirected", place, task.id[:8], task.current_place)
                 return HttpResponseRedirect(task.url_for(request, task.current_place))
+        elif request.method == "POST" and not task.provisional and _is_stale(request, task):
+            return self._refuse_stale(request, kwargs, task)
         response = self._run(request, kwargs, task)
+        counts = _events.before_save(request, task)
         self._save(request, store, task)
+        _events.after_save(request, self.flow, task, counts)
         return response
 
     def _run(self, request: HttpRequest, kwargs: dict[str, Any], task: Task) -> HttpResponseBase:
-        place = task.current_place
-        lineage = place.lineage()
-        scaffolds = [p.component(request, task, p) for p in lineage[:-1]]  # type: ignore[call-arg]
-        action: Any = place.component()
-        action.setup(request, **kwargs)
-        action.task, action.place, action.state = task, place, task.state
-        components: list[Any] = [*scaffolds, action]
-        for component in components:
-            for precondition in component.preconditions:
-                refusal = precondition.process(request, component)
-                if refusal is not None:
-                    return refusal
-        if request.method in ("GET", "HEAD") and JUMP_PARAM in request.GET:
+        scaffolds, action = task.bind(request, kwargs)
+        refusal = task.check_preconditions(request, [*scaffolds, action])
+        if refusal is not None:
+            return refusal.response
+        if request.method in ("GET", "HEAD") and JUMP_PARAM in request.GET and JUMP_PARAM not in task.carry:
             response: Any = self._follow_link(request, task, request.GET[JUMP_PARAM])
         else:
             for scaffold in scaffolds:
@@ -193,6 +208,7 @@ class FlowEndpoint:
         return response  # type: ignore[no-any-return]
 
     def _apply(self, request: HttpRequest, task: Task, outcome: Any) -> HttpResponseBase:
+        task.carry.clear()  # this change writes the record: URLs need not carry the start any more
         try:
             place = task.advance(outcome)
         except InvalidJump:
@@ -213,6 +229,8 @@ class FlowEndpoint:
             return HttpResponseRedirect(task.url_for(request, task.current_place))
         if place is None:
             return self._finish(request, task)
+        if task.provisional:
+            task.carry[JUMP_PARAM] = target  # replayed by the target's page: nothing is stored yet
         skip = {flow_settings.FLOWS_TASK_ID_PARAM, JUMP_PARAM}
         query = {k: request.GET.getlist(k) for k in request.GET if k not in skip}
         return HttpResponseRedirect(task.url_for(request, place, query))
@@ -239,9 +257,14 @@ class FlowEndpoint:
         )
 
     def _save(self, request: HttpRequest, store: Any, task: Task) -> None:
+        if task.provisional:
+            # Lazy creation: the first POST that changes the task writes its first record.
+            if request.method != "POST" or not (task.modified or task.finished):
+                return
+            task.record["bind"] = binding_hash(self.handler.binder_value(request))
         if task.finished:
             store.put_state(task.id, task.finished_record(task.done_url))
-        elif task.modified:
+        elif task.journal_changes() or task.modified:
             store.put_state(task.id, task.next_record())
         elif time.time() - int(task.record.get("accessed", 0)) > _touch_interval():
             store.touch(task.id)
@@ -249,18 +272,62 @@ class FlowEndpoint:
     # -- starting -------------------------------------------------------------
 
     def _start(self, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase:
+        task = self._new_provisional(request, kwargs, new_task_id(self.flow.name))
+        skip = {ON_COMPLETE_PARAM, flow_settings.FLOWS_TASK_ID_PARAM, JUMP_PARAM, VERSION_PARAM}
+        query = {k: request.GET.getlist(k) for k in request.GET if k not in skip}
+        return HttpResponseRedirect(task.url_for(request, task.current_place, query))
+
+    def _new_provisional(self, request: HttpRequest, kwargs: dict[str, Any], task_id: str) -> Task:
+        """A task with an id but no record: nothing is stored until its first change (lazy creation)."""
         on_complete = request.GET.get(ON_COMPLETE_PARAM)
         if on_complete and not url_has_allowed_host_and_scheme(
             on_complete, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         ):
-            logger.warning("Ignored unsafe %s=%r when starting flow %s", ON_COMPLETE_PARAM, on_complete, self.flow.name)
+            logger.warning("Ignored unsafe %s=%r in flow %s", ON_COMPLETE_PARAM, on_complete, self.flow.name)
             on_complete = None
-        task = self.handler.create_task(
-            request, self.flow, namespace=self._namespace(request), on_complete_url=on_complete, url_kwargs=kwargs
+        task = Task.start(
+            self.flow, self._namespace(request), None,
+            on_complete=on_complete, url_kwargs=kwargs, task_id=task_id,
         )
-        skip = {ON_COMPLETE_PARAM, flow_settings.FLOWS_TASK_ID_PARAM}
-        query = {k: request.GET.getlist(k) for k in request.GET if k not in skip}
-        return HttpResponseRedirect(task.url_for(request, task.current_place, query))
+        task.provisional = True
+        if on_complete:
+            task.carry[ON_COMPLETE_PARAM] = on_complete
+        return task
+
+    def _provisional(self, request: HttpRequest, kwargs: dict[str, Any], task_id: str) -> Task | None:
+        """The provisional task of an id this server issued recently, else None (unknown or expired)."""
+        if not is_fresh_provisional(task_id, self.flow.name, float(flow_settings.FLOWS_TASK_IDLE_TIMEOUT)):
+            return None
+        task = self._new_provisional(request, kwargs, task_id)
+        target = request.GET.get(JUMP_PARAM)
+        if target and self.place is not None and self.place is not task.current_place:
+            # The page a link on the first step jumped to: replay the jump.
+            try:
+                if task.advance(_Jump(target)) is not None:
+                    task.carry[JUMP_PARAM] = target
+            except InvalidJump:
+                logger.warning("Refused replayed link jump to %r in flow %s", target, self.flow.name)
+                return None
+        if self.place is not None and self.place is not task.current_place:
+            return None  # a later step of a task without a record: it expired (or was lost)
+        return task
+
+    def _refuse_stale(self, request: HttpRequest, kwargs: dict[str, Any], task: Task) -> HttpResponseBase:
+        """A POST from a page older than the task's last move: show the current step afresh, change nothing."""
+        logger.info(
+            "Stale POST for %s of task %s… (page of change %r, task at %d): refused",
+            task.current_place.name, task.id[:8], request.POST.get(VERSION_PARAM), task.moved_at,
+        )
+        fresh = copy.copy(request)
+        fresh.method = "GET"
+        fresh.GET = request.GET.copy()
+        fresh.GET.pop(JUMP_PARAM, None)
+        fresh.POST = QueryDict()
+        task.record["err"] = [str(STALE_MESSAGE)]
+        response = self._run(fresh, kwargs, task)
+        if response.status_code == 200:
+            response.status_code = 409
+        return response
 
     # -- helpers --------------------------------------------------------------
 
@@ -284,6 +351,27 @@ class FlowEndpoint:
     def _not_found(self, request: HttpRequest, kwargs: dict[str, Any], reason: str) -> HttpResponse:
         logger.warning("Flow %s: 404 for %s (%s)", self.flow.name, request.path, reason)
         return error_page(request, "not_found", status=404, restart_url=self._restart(request, kwargs))
+
+
+STALE_MESSAGE = _(
+    "This page was out of date: the task changed in another window or tab since it was shown. "
+    "Here is the current step; check it and submit again."
+)
+
+
+def _is_stale(request: HttpRequest, task: Task) -> bool:
+    """Whether a POST for the current step comes from a page rendered before the task's last move.
+
+    A form without the version field (a template not using ``{% flow_form_header %}``) is never stale.
+    """
+    sent = request.POST.get(VERSION_PARAM)
+    return sent is not None and sent != str(task.moved_at)
+
+
+def _same_site(request: HttpRequest, url: str) -> str | None:
+    """*url* if following it stays on this site, else None (no open redirect through error pages)."""
+    ok = url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return url if ok else None
 
 
 def _touch_interval() -> float:

@@ -118,3 +118,23 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         messages.append(checks.Error(str(exc), hint="Set FLOWS_STATE_STORE to the dotted path of a store module.",
                                      id="flowmachine.E012"))
     return messages
+
+
+@checks.register("flowmachine")
+def check_data_flow(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Over every path of every flow: reads are written first, and no action is unreachable or a dead end."""
+    from flowmachine.handler import _handlers
+    from flowmachine._dataflow import ERROR, data_flow_findings
+
+    _load_urls()
+    messages: list[checks.CheckMessage] = []
+    seen: set[type] = set()
+    for handler in _handlers:
+        for entry, compiled in handler.flows.items():
+            if compiled.problems or entry in seen:
+                continue
+            seen.add(entry)
+            for finding in data_flow_findings(compiled):
+                kind = checks.Error if finding.level == ERROR else checks.Warning
+                messages.append(kind(finding.msg, hint=finding.hint, obj=finding.obj, id=finding.id))
+    return messages

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponseBase
 from django.views.generic.edit import FormView
 
@@ -70,6 +71,9 @@ class FlowComponent:
     preconditions: ClassVar[Sequence[Any]] = ()
     #: Human title for progress trails; None derives it from the class name.
     title: ClassVar[str | None] = None
+    #: State keys this component needs set before it runs (checked at start-up;
+    #: ``RequiredState`` preconditions count too). On a scaffold: every action in it.
+    reads: ClassVar[Sequence[str]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -116,6 +120,11 @@ class Action(FlowComponent, FormView):
     form_class: type[forms.BaseForm] | None = None  # type: ignore[assignment]
     #: Leave this action out of the back trail (a page that only redirects, say).
     skip_on_back: ClassVar[bool] = False
+    #: State keys ``form_valid`` sets; None (the default) means undeclared: may set any.
+    writes: ClassVar[Sequence[str] | None] = None
+    #: Targets ``form_valid`` or ``link_to`` may jump to; None means undeclared
+    #: (see the testing guide for what path generation then assumes).
+    jumps: ClassVar[Sequence[Target] | None] = None
 
     # Set by the view layer before dispatch.
     task: Task
@@ -145,8 +154,11 @@ class Action(FlowComponent, FormView):
     def get_form(self, form_class: type[forms.BaseForm] | None = None) -> forms.BaseForm:
         form = super().get_form(form_class)
         if self.request.method in ("GET", "HEAD"):
-            for error in self.task.pop_errors():
-                form.add_error(None, error)
+            errors = self.task.pop_errors()
+            if errors:
+                # form.add_error() needs cleaned_data, which an unbound form lacks.
+                nonfield = form.errors.setdefault(NON_FIELD_ERRORS, form.error_class(error_class="nonfield"))
+                nonfield.extend(errors)
         return form
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -177,6 +189,8 @@ class Scaffold(FlowComponent):
     action_set: ClassVar[Sequence[Target]] = ()
     #: None (actions decide), :class:`~flowmachine.Linear`, or a Transition subclass.
     transition: ClassVar[Any] = None
+    #: On an entry point: the state keys every task starts with (``initial_state``).
+    initial_keys: ClassVar[Sequence[str]] = ()
 
     def __init__(self, request: HttpRequest, task: Task, place: Place) -> None:
         self.request = request

@@ -25,8 +25,15 @@ DEFAULTS: dict[str, Any] = {
     "FLOWS_REDIS_STATE_STORE_USER": "",
     "FLOWS_REDIS_STATE_STORE_PASSWORD": "",
     "FLOWS_REDIS_KEY_PREFIX": "flowmachine:task:",
+    "FLOWS_REDIS_CLUSTER_URL": None,
+    "FLOWS_REDIS_SENTINELS": None,
+    "FLOWS_REDIS_SENTINEL_SERVICE": None,
     "FLOWS_TMPFILE_DIR": None,
     "FLOWS_JOURNAL_LENGTH": 50,
+    "FLOWS_EXPORT_REDACT": True,
+    "FLOWS_FUNNEL": None,
+    "FLOWS_FUNNEL_KEY_PREFIX": "flowmachine:funnel:",
+    "FLOWS_CLEANUP_BATCH_SIZE": 1000,
 }
 
 #: Settings holding a dotted path that is imported on access.

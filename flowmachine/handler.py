@@ -14,6 +14,7 @@ from flowmachine.components import Scaffold
 from flowmachine.conf import flow_settings
 from flowmachine.exceptions import FlowDefinitionError
 from flowmachine.stores import get_store
+from flowmachine import _events
 from flowmachine._engine import Task
 from flowmachine._machine import CompiledFlow, Place, Problem
 from flowmachine._views import FlowEndpoint, broken_flow_view
@@ -72,7 +73,10 @@ class FlowHandler:
     @property
     def urls(self) -> Any:
         """URL patterns for ``include()``: each action of each flow at its own path."""
-        patterns: list[URLPattern] = []
+        from flowmachine._graph_views import handler_flowgraph
+
+        # In DEBUG only (404 otherwise): the diagram of this handler's flows.
+        patterns: list[URLPattern] = [path(".flowgraph", handler_flowgraph(self), name="flowgraph")]
         routes: dict[str, tuple[CompiledFlow, Place]] = {}
         self.problems = []
         for compiled in self.flows.values():
@@ -161,8 +165,10 @@ class FlowHandler:
             flow, namespace, self.binder_value(request),
             initial_state=initial_state, on_complete=on_complete_url, url_kwargs=url_kwargs,
         )
+        counts = _events.before_save(request, task)
         self.get_store().put_state(task.id, task.next_record())
         task.record["version"] = 1
+        _events.after_save(request, flow, task, counts)
         return task
 
     def flow_entry_link(

@@ -33,6 +33,7 @@ def header_binder(request) -> str:
 
 def test_another_sessions_task_id_is_404_and_the_owner_goes_on(client, shopper):
     walker = Walker(client).start()
+    walker.post({"item": "book"})  # the first change writes the record (lazy creation)
     stranger = Client()
     before = get_store().get_state(walker.task_id)
 
@@ -47,10 +48,10 @@ def test_another_sessions_task_id_is_404_and_the_owner_goes_on(client, shopper):
     assert stranger.get(walker.url).status_code == 404
 
     assert get_store().get_state(walker.task_id) == before
-    walker.post({"item": "lamp"})
-    assert walker.path == "/buy/account/login/"
+    walker.post({"choice": "register"})
+    assert walker.path == "/buy/account/register/"
     assert walker.response.status_code == 200
-    assert get_store().get_state(walker.task_id)["data"] == {"item": "lamp"}
+    assert get_store().get_state(walker.task_id)["data"] == {"item": "book"}
 
 
 def test_logging_in_mid_flow_keeps_the_task(client, shopper):
@@ -109,6 +110,10 @@ def test_a_custom_binder_is_honoured(client, settings):
     task_id = url.split("_t=")[1]
 
     assert client.get(url, HTTP_X_FLOW_USER="ann").status_code == 200
+    # the first change writes the record, bound to ann (lazy creation)
+    assert client.post(url, {"_t": task_id, "item": "mug"}, HTTP_X_FLOW_USER="ann").status_code == 302
+    url = f"/buy/account/login/?_t={task_id}"
+    assert client.get(url, HTTP_X_FLOW_USER="ann").status_code == 200
     # the same session with another header value is someone else...
     response = client.get(url, HTTP_X_FLOW_USER="bob")
     assert response.status_code == 404
@@ -117,7 +122,7 @@ def test_a_custom_binder_is_honoured(client, settings):
     # ...and another session with the same header is the owner
     other = Client()
     assert other.get(url, HTTP_X_FLOW_USER="ann").status_code == 200
-    response = other.post(url, {"_t": task_id, "item": "mug"}, HTTP_X_FLOW_USER="ann")
+    response = other.post("/buy/item/", {"_t": task_id, "item": "mug"}, HTTP_X_FLOW_USER="ann")
     assert response.status_code == 302
     assert response["Location"] == f"/buy/account/login/?_t={task_id}"
     assert get_store().get_state(task_id)["data"] == {"item": "mug"}

@@ -105,22 +105,54 @@ class FileBackdoor:
 
 # The db store's cases carry the django_db mark statically: pytest-django sets
 # the test database up only for collected tests that ask for it that way.
-@pytest.fixture(params=[pytest.param("db", marks=pytest.mark.django_db), "redis", "tmpfile"])
+# "redis-cluster" is the Redis store on a real three-master Redis Cluster the
+# session starts on loopback ports (tests/_servers.py).
+CLUSTER = pytest.param("redis-cluster", marks=pytest.mark.slow)
+
+
+@pytest.fixture(params=[pytest.param("db", marks=pytest.mark.django_db), "redis", CLUSTER, "tmpfile"])
 def kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
 @pytest.fixture(
-    params=[pytest.param("db", marks=pytest.mark.django_db(transaction=True)), "redis", "tmpfile"]
+    params=[pytest.param("db", marks=pytest.mark.django_db(transaction=True)), "redis", CLUSTER, "tmpfile"]
 )
 def threaded_kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> Any:
+    """The URL of one node of a real local Redis Cluster, torn down after the session."""
+    from tests._servers import redis_cluster
+
+    with redis_cluster() as nodes:
+        yield f"redis://127.0.0.1:{nodes[0].port}/0"
+
+
 @contextmanager
-def open_store(kind: str, tmp_path: Any):
+def open_store(kind: str, tmp_path: Any, cluster_url: str | None = None):
     """Configure *kind* as FLOWS_STATE_STORE; yield (store, backdoor); remove Redis keys after."""
-    if kind == "db":
+    if kind == "redis-cluster":
+        from redis.cluster import RedisCluster
+
+        prefix = f"fm-test-{uuid.uuid4().hex}:"
+        cluster = RedisCluster.from_url(cluster_url)
+        try:
+            with override_settings(
+                FLOWS_STATE_STORE="flowmachine.backends.redis",
+                FLOWS_REDIS_CLUSTER_URL=cluster_url,
+                FLOWS_REDIS_KEY_PREFIX=prefix,
+                FLOWS_TASK_IDLE_TIMEOUT=IDLE,
+            ):
+                store = get_store()
+                yield store, RedisBackdoor(store, cluster)
+        finally:
+            for key in list(cluster.scan_iter(match=f"{prefix}*")):
+                cluster.delete(key)
+            cluster.close()
+    elif kind == "db":
         with override_settings(FLOWS_STATE_STORE="flowmachine.backends.db", FLOWS_TASK_IDLE_TIMEOUT=IDLE):
             store = get_store()
             yield store, DbBackdoor(store)
@@ -152,9 +184,13 @@ def open_store(kind: str, tmp_path: Any):
             yield store, FileBackdoor(store, directory)
 
 
+def _cluster_url(kind: str, request: pytest.FixtureRequest) -> str | None:
+    return request.getfixturevalue("redis_cluster_url") if kind == "redis-cluster" else None
+
+
 @pytest.fixture
-def opened(kind: str, tmp_path: Any):
-    with open_store(kind, tmp_path) as pair:
+def opened(kind: str, tmp_path: Any, request: pytest.FixtureRequest):
+    with open_store(kind, tmp_path, _cluster_url(kind, request)) as pair:
         yield pair
 
 
@@ -169,14 +205,14 @@ def backdoor(opened: tuple[Any, Any]) -> Any:
 
 
 @pytest.fixture
-def threaded_store(threaded_kind: str, tmp_path: Any):
+def threaded_store(threaded_kind: str, tmp_path: Any, request: pytest.FixtureRequest):
     """A store for tests with real threads: the db store needs a database that allows them."""
     if threaded_kind == "db" and connection.vendor == "sqlite" and connection.is_in_memory_db():
         pytest.skip(
             "concurrent writers need PostgreSQL or a file SQLite database "
             "(run with FLOWMACHINE_TEST_DB=postgres)"
         )
-    with open_store(threaded_kind, tmp_path) as (store, _):
+    with open_store(threaded_kind, tmp_path, _cluster_url(threaded_kind, request)) as (store, _):
         yield store
 
 
@@ -184,7 +220,7 @@ def threaded_store(threaded_kind: str, tmp_path: Any):
 
 
 def test_the_store_is_the_configured_one(kind: str, store: Any) -> None:
-    assert type(store).__module__ == f"flowmachine.backends.{kind}"
+    assert type(store).__module__ == f"flowmachine.backends.{kind.split('-')[0]}"
     assert isinstance(store, BaseStateStore)
     assert store.atomic_versions is True
 

@@ -36,6 +36,7 @@ def test_the_same_flow_under_two_namespaces_keeps_its_own_urls(client, shopper):
 
 def test_a_task_of_one_handler_is_not_served_by_another(client):
     first = Walker(client, entry="/buy/").start()
+    first.post({"item": "book"})  # the first change writes the record (lazy creation)
     # same flow, other mount point: the task belongs to where it was started only by its URLs,
     # but a task of another flow is refused
     response = client.get(f"/plain/greet/?_t={first.task_id}")

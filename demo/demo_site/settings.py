@@ -11,8 +11,12 @@ Environment variables:
 ``FLOWS_DEMO_REDIS_URL``
     The Redis server used when ``FLOWS_DEMO_STORE=redis``; default
     ``redis://127.0.0.1:6379/0``.
+``FLOWS_DEMO_REDIS_PREFIX``
+    Prefix of the demo's task keys in Redis; default ``flowmachine-demo:task:``.
 ``FLOWS_DEMO_DB``
     Path of the SQLite database file; default ``demo/db.sqlite3``.
+``FLOWS_DEMO_IDLE_TIMEOUT``
+    Seconds a checkout may stay unused before it expires; default 1800.
 """
 
 from pathlib import Path
@@ -31,8 +35,8 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "shop",  # before flowmachine: its flowmachine/error.html overrides the library's
     "flowmachine",
-    "shop",
 ]
 
 MIDDLEWARE = [
@@ -56,6 +60,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
+                "shop.context_processors.developer_links",
             ],
         },
     }
@@ -83,6 +88,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+if os.environ.get("FLOWS_DEMO_FAST_PASSWORDS") == "1":
+    # Set by the browser tests, which log in often: a fast, weak hash. Never elsewhere.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -92,9 +101,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# The password-reset code of the checkout is sent by email; the console backend
-# prints it in the terminal running the demo.
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# The password-reset code of the checkout is sent by email: printed in the
+# terminal running the demo and shown on the dev mailbox page (/mailbox/).
+EMAIL_BACKEND = "shop.mail.DevMailboxBackend"
 DEFAULT_FROM_EMAIL = "shop@demo.invalid"
 
 # -- django-flowmachine -------------------------------------------------------
@@ -105,11 +114,11 @@ if FLOWS_DEMO_STORE == "db":
 elif FLOWS_DEMO_STORE == "redis":
     FLOWS_STATE_STORE = "flowmachine.backends.redis"
     FLOWS_REDIS_URL = os.environ.get("FLOWS_DEMO_REDIS_URL", "redis://127.0.0.1:6379/0")
-    FLOWS_REDIS_KEY_PREFIX = "flowmachine-demo:task:"
+    FLOWS_REDIS_KEY_PREFIX = os.environ.get("FLOWS_DEMO_REDIS_PREFIX", "flowmachine-demo:task:")
 else:
     raise ImproperlyConfigured(f"FLOWS_DEMO_STORE must be 'db' or 'redis', not {FLOWS_DEMO_STORE!r}.")
 
-FLOWS_TASK_IDLE_TIMEOUT = 30 * 60
+FLOWS_TASK_IDLE_TIMEOUT = int(os.environ.get("FLOWS_DEMO_IDLE_TIMEOUT", 30 * 60))
 
 LOGGING = {
     "version": 1,

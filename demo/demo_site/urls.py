@@ -1,4 +1,4 @@
-"""URLs of the demo shop: the product list, the checkout flow, log in/out, done."""
+"""URLs of the demo shop: products, the checkout flow, log in/out, done, and the dev helpers."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -12,4 +12,6 @@ urlpatterns = [
     path("done/", views.done, name="done"),
     path("login/", auth_views.LoginView.as_view(template_name="shop/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("mailbox/", views.mailbox, name="mailbox"),
+    path("paypal-sandbox/", views.paypal_sandbox, name="paypal_sandbox"),
 ]

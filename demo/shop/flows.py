@@ -4,32 +4,97 @@ Purchase (Linear)
   ChooseItem
   GetUserAccount: LoginOrRegister | Register | ForgotPassword
     ForgotPassword (Linear): EnterEmail -> EnterCode -> ResetPassword
-  ChoosePayment: SavedMethod | NewPaymentMethod
-    NewPaymentMethod: CardNumber | BankAccount | PayPal
-      BankAccount (Linear): BankDetails -> AccountAddress
-  Confirm
+  ChoosePayment: PaymentChoice | CardNumber | BankAccount | PayPal
+    PaymentChoice: a saved method (listed only if the buyer has one) or a new
+    card, bank account or PayPal, each of which is a sibling it jumps to
+    BankAccount (Linear): BankDetails -> AccountAddress
+  Confirm (check your answers, each with a Change link)
 
 Every step keeps what later steps need in ``self.state`` (the task's state),
-never in the session, so two tabs running two purchases do not mix.
+never in the session, so two tabs running two purchases do not mix. A payment
+step that completes drops the answers of the other payment branches, so the
+summary and the order only ever use the branch actually taken.
+
+Change links: the summary links each answer to the URL of its step in the
+task's trail, with ``?change=1``. Requesting a step of the trail rewinds the
+task there (the library's back-button behaviour); when that step is submitted
+with ``change=1`` and everything the summary needs is still known, it jumps
+straight back to :class:`Confirm` instead of walking the rest of the flow.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm, UserCreationForm
+from django.core import signing
 from django.core.mail import send_mail
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from flowmachine import Action, Scaffold, COMPLETE, Linear, FlowHandler
 from flowmachine.preconditions import RequiredState, LoginRequired
 
-from shop.models import Order, Product
+from shop.models import Order, Product, SavedPaymentMethod
+from shop.views import PAYPAL_SALT
 
 RESET_CODE_ATTEMPTS = 5
+#: Query parameter of the summary's Change links.
+CHANGE_PARAM = "change"
+
+#: The state keys each payment branch fills in; the summary needs all of one branch.
+PAYMENT_KEYS: dict[str, tuple[str, ...]] = {
+    "saved": ("saved_method_id", "saved_label"),
+    "card": ("card_last4", "card_expiry"),
+    "bank": ("bank_holder", "bank_iban_end", "bank_address"),
+    "paypal": ("paypal_email",),
+}
+PAYMENT_NAMES = {"saved": "A saved method", "card": "New card", "bank": "New bank account", "paypal": "PayPal"}
+
+
+def choose_payment_kind(state: dict[str, Any], kind: str) -> None:
+    """Record the payment branch taken and drop every answer of the other branches."""
+    if state.get("pay_kind") != kind:
+        state.pop("save_method", None)
+    state["pay_kind"] = kind
+    for other, keys in PAYMENT_KEYS.items():
+        if other != kind:
+            for key in keys:
+                state.pop(key, None)
+    if kind != "paypal":
+        state.pop("paypal_nonce", None)
+
+
+def summary_ready(state: dict[str, Any]) -> bool:
+    """Whether the state holds every answer the Confirm page shows."""
+    kind = state.get("pay_kind")
+    return (
+        "product_id" in state
+        and "account" in state
+        and "reset_email" not in state  # a password reset under way
+        and kind in PAYMENT_KEYS
+        and all(key in state for key in PAYMENT_KEYS[kind])
+    )
+
+
+def payment_label(state: dict[str, Any]) -> str:
+    """How the order names its payment: never more of a card or account than its last digits."""
+    kind = state["pay_kind"]
+    if kind == "saved":
+        return str(state["saved_label"])
+    if kind == "card":
+        return f"Card ending {state['card_last4']} (expires {state['card_expiry']})"
+    if kind == "bank":
+        return f"Bank account ending {state['bank_iban_end']} ({state['bank_holder']})"
+    return f"PayPal ({state['paypal_email']})"
 
 
 class Step(Action):
@@ -42,13 +107,28 @@ class Step(Action):
     #: The label of the form's button.
     submit_label = "Continue"
 
+    @property
+    def changing(self) -> bool:
+        """Whether this page was opened from a Change link of the summary."""
+        return self.request.GET.get(CHANGE_PARAM) == "1"
+
+    def finish(self) -> Any:
+        """COMPLETE, or straight back to the summary when changing one answer of it."""
+        if self.changing and summary_ready(self.state):
+            return Confirm
+        return COMPLETE
+
     def get_links(self) -> list[tuple[str, str]]:
         """(label, url) pairs shown under the form, e.g. ``link_to`` jumps."""
         return []
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["links"] = self.get_links()
+        links = self.get_links()
+        if self.changing and summary_ready(self.state):
+            links.append(("Back to the summary without changing", self.link_to(Confirm)))
+        context["links"] = links
+        context["changing"] = self.changing
         if "product_id" in self.state:
             context["product"] = Product.objects.filter(pk=self.state["product_id"]).first()
         return context
@@ -75,9 +155,14 @@ class ChooseItem(Step):
             initial["product"] = int(self.request.GET["product"])
         return initial
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["product"] = None  # the form itself shows what is being bought
+        return context
+
     def form_valid(self, form):
         self.state["product_id"] = form.cleaned_data["product"].pk
-        return COMPLETE
+        return self.finish()
 
 
 # -- Tell us who you are ----------------------------------------------------------
@@ -119,9 +204,12 @@ class LoginOrRegister(Step):
         ]
 
     def form_valid(self, form):
-        if not self.request.user.is_authenticated:
+        if self.request.user.is_authenticated:
+            self.state.setdefault("account", "login")  # keep how this buyer signed in earlier
+        else:
             login(self.request, form.get_user())
-        return COMPLETE
+            self.state["account"] = "login"
+        return self.finish()
 
 
 class RegisterForm(UserCreationForm):
@@ -143,7 +231,8 @@ class Register(Step):
     def form_valid(self, form):
         user = form.save()
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return COMPLETE
+        self.state["account"] = "register"
+        return self.finish()
 
 
 def _code_digest(code: str) -> str:
@@ -188,6 +277,8 @@ class EnterCode(Step):
     title = "Confirmation code"
     form_class = CodeForm
     preconditions = [RequiredState("reset_email", "reset_digest")]
+    #: In DEBUG the page links to the dev mailbox, where the code arrives.
+    mailbox_hint = True
 
     @property
     def intro(self):
@@ -221,6 +312,7 @@ class ResetPassword(Step):
     def form_valid(self, form):
         user = form.save()
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        self.state["account"] = "reset"
         for key in ("reset_email", "reset_attempts", "reset_user_id"):
             self.state.pop(key, None)
         return COMPLETE
@@ -240,48 +332,86 @@ class GetUserAccount(Scaffold):
 # -- Choose how to pay ------------------------------------------------------------
 
 
-NEW_METHOD = "new"
-
-
-class SavedMethodForm(forms.Form):
+class PaymentChoiceForm(forms.Form):
     method = forms.ChoiceField(widget=forms.RadioSelect, label="Pay with")
 
     def __init__(self, *args, saved=(), **kwargs):
         super().__init__(*args, **kwargs)
-        choices = [(label, label) for label in saved]
-        self.fields["method"].choices = [*choices, (NEW_METHOD, "A new payment method")]
-        self.fields["method"].initial = choices[0][0] if choices else NEW_METHOD
+        choices = [(f"saved:{method.pk}", f"{method.label} (saved)") for method in saved]
+        choices += [("card", "A new card"), ("bank", "A bank account"), ("paypal", "PayPal")]
+        self.fields["method"].choices = choices
 
 
-class SavedMethod(Step):
-    url = "saved/"
+class PaymentChoice(Step):
+    url = "how/"
     title = "How to pay"
-    form_class = SavedMethodForm
-    preconditions = [LoginRequired()]
-    intro = "Pay the way you paid last time, or add a new method."
+    form_class = PaymentChoiceForm
+
+    @property
+    def intro(self):
+        if self.saved_methods():
+            return "Pay with a method you saved, or a new one."
+        return "Choose how you would like to pay."
+
+    def saved_methods(self) -> list[SavedPaymentMethod]:
+        if not hasattr(self, "_saved"):
+            self._saved = list(SavedPaymentMethod.objects.filter(user=self.request.user)[:5])
+        return self._saved
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
-        labels = Order.objects.filter(user=self.request.user).values_list("payment", flat=True)
-        kwargs["saved"] = list(dict.fromkeys(labels))[:5]  # most recent first, no repeats
+        kwargs["saved"] = self.saved_methods()
         return kwargs
+
+    def get_initial(self):
+        # What the state says was chosen last (a link on a payment page may
+        # have switched branch since this form was answered).
+        initial = super().get_initial()
+        kind = self.state.get("pay_kind")
+        if kind == "saved":
+            initial["method"] = f"saved:{self.state.get('saved_method_id')}"
+        elif kind:
+            initial["method"] = kind
+        elif self.saved_methods():
+            initial["method"] = f"saved:{self.saved_methods()[0].pk}"
+        return initial
 
     def form_valid(self, form):
         method = form.cleaned_data["method"]
-        if method == NEW_METHOD:
-            return NewPaymentMethod
-        self.state["payment"] = method
-        return COMPLETE
+        if method.startswith("saved:"):
+            saved = next(m for m in self.saved_methods() if f"saved:{m.pk}" == method)
+            choose_payment_kind(self.state, "saved")
+            self.state["saved_method_id"] = saved.pk
+            self.state["saved_label"] = saved.label
+            return self.finish()
+        if self.state.get("pay_kind") != method:
+            choose_payment_kind(self.state, method)
+        return {"card": CardNumber, "bank": BankAccount, "paypal": PayPal}[method]
 
 
-class OtherMethods(Step):
-    """A payment step with links to the other kinds of payment method."""
+class NewMethodStep(Step):
+    """A page of a new payment method: links to the other kinds and the "save it" box."""
 
     _abstract = True
+    #: Which payment branch this page belongs to.
+    kind = ""
+    #: The state key this page's answers fill in.
+    answer_key = ""
     others: tuple[tuple[str, str], ...] = ()
+
+    def get_initial(self):
+        # Once another branch was chosen, this page's answers were dropped from
+        # the state; the copy the library remembers for the form is not shown.
+        if self.answer_key not in self.state:
+            return dict(self.initial)
+        return super().get_initial()
 
     def get_links(self):
         return [(label, self.link_to(target)) for label, target in self.others]
+
+
+class SaveMethodMixin(forms.Form):
+    save = forms.BooleanField(required=False, label="Save this payment method for next time")
 
 
 def _luhn_ok(number: str) -> bool:
@@ -294,7 +424,7 @@ def _luhn_ok(number: str) -> bool:
     return total % 10 == 0
 
 
-class CardForm(forms.Form):
+class CardForm(SaveMethodMixin):
     # A password input, so the number is neither shown again nor kept in the
     # task's remembered answers; only its last four digits reach the state.
     number = forms.CharField(
@@ -302,46 +432,76 @@ class CardForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
         help_text="Try 4242 4242 4242 4242.",
     )
+    expiry = forms.CharField(
+        label="Expiry date (MM/YY)", max_length=7, widget=forms.TextInput(attrs={"autocomplete": "cc-exp"})
+    )
+    field_order = ["number", "expiry", "save"]
 
     def clean_number(self):
         number = re.sub(r"[\s-]", "", self.cleaned_data["number"])
         if not (number.isdigit() and 12 <= len(number) <= 19 and _luhn_ok(number)):
-            raise forms.ValidationError("That is not a valid card number.")
+            raise forms.ValidationError("That is not a valid card number: check the digits.")
         return number
 
+    def clean_expiry(self):
+        match = re.fullmatch(r"\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*", self.cleaned_data["expiry"])
+        if not match or not 1 <= int(match[1]) <= 12:
+            raise forms.ValidationError("Enter the expiry date as MM/YY, for example 12/30.")
+        month, year = int(match[1]), int(match[2][-2:]) + 2000
+        today = timezone.localdate()
+        if (year, month) < (today.year, today.month):
+            raise forms.ValidationError("This card has expired.")
+        if year > today.year + 20:
+            raise forms.ValidationError("That expiry date is too far ahead.")
+        return f"{month:02d}/{year % 100:02d}"
 
-class CardNumber(OtherMethods):
+
+class CardNumber(NewMethodStep):
     url = "card/"
     title = "Card"
+    kind = "card"
+    answer_key = "card_last4"
     form_class = CardForm
-    others = (("Pay from a bank account", "BankAccount"), ("Pay with PayPal", "PayPal"))
+    others = (("Pay from a bank account instead", "BankAccount"), ("Pay with PayPal instead", "PayPal"))
 
     def form_valid(self, form):
-        self.state["payment"] = f"Card ending {form.cleaned_data['number'][-4:]}"
-        return COMPLETE
+        choose_payment_kind(self.state, "card")
+        self.state["card_last4"] = form.cleaned_data["number"][-4:]
+        self.state["card_expiry"] = form.cleaned_data["expiry"]
+        self.state["save_method"] = form.cleaned_data["save"]
+        return self.finish()
 
 
-class BankForm(forms.Form):
+class BankForm(SaveMethodMixin):
     holder = forms.CharField(label="Account holder", max_length=100)
     iban = forms.CharField(label="IBAN", max_length=42, help_text="Try GB82 WEST 1234 5698 7654 32.")
+    field_order = ["holder", "iban", "save"]
 
     def clean_iban(self):
         iban = re.sub(r"\s", "", self.cleaned_data["iban"]).upper()
         if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}", iban):
             raise forms.ValidationError("That is not a valid IBAN.")
+        # ISO 13616 check digits: move the first four characters to the end, letters to numbers, mod 97.
+        digits = "".join(str(int(c, 36)) for c in iban[4:] + iban[:4])
+        if int(digits) % 97 != 1:
+            raise forms.ValidationError("That IBAN's check digits are wrong: check for a typo.")
         return iban
 
 
-class BankDetails(OtherMethods):
+class BankDetails(NewMethodStep):
     url = "details/"
     title = "Bank account"
+    kind = "bank"
+    answer_key = "bank_holder"
     form_class = BankForm
-    others = (("Pay by card", "CardNumber"), ("Pay with PayPal", "PayPal"))
+    others = (("Pay by card instead", "CardNumber"), ("Pay with PayPal instead", "PayPal"))
 
     def form_valid(self, form):
+        choose_payment_kind(self.state, "bank")
         self.state["bank_holder"] = form.cleaned_data["holder"]
         self.state["bank_iban_end"] = form.cleaned_data["iban"][-4:]
-        return COMPLETE
+        self.state["save_method"] = form.cleaned_data["save"]
+        return self.finish()
 
 
 class AddressForm(forms.Form):
@@ -350,16 +510,19 @@ class AddressForm(forms.Form):
     city = forms.CharField(max_length=100)
 
 
-class AccountAddress(Step):
+class AccountAddress(NewMethodStep):
     url = "address/"
     title = "Account address"
+    kind = "bank"
+    answer_key = "bank_address"
     form_class = AddressForm
     preconditions = [RequiredState("bank_holder", "bank_iban_end")]
     intro = "The address your bank has for this account."
 
     def form_valid(self, form):
-        self.state["payment"] = f"Bank account ending {self.state['bank_iban_end']}"
-        return COMPLETE
+        data = form.cleaned_data
+        self.state["bank_address"] = f"{data['street']}, {data['postcode']} {data['city']}"
+        return self.finish()
 
 
 class BankAccount(Scaffold):
@@ -368,61 +531,170 @@ class BankAccount(Scaffold):
     action_set = [BankDetails, AccountAddress]
 
 
-class PayPalForm(forms.Form):
-    email = forms.EmailField(label="PayPal email address")
+class PayPalForm(SaveMethodMixin):
+    pass
 
 
-class PayPal(OtherMethods):
+class PayPal(NewMethodStep):
+    """Hands off to (simulated) PayPal, which sends the buyer back here, into the same task."""
+
     url = "paypal/"
     title = "PayPal"
+    kind = "paypal"
+    answer_key = "paypal_email"
     form_class = PayPalForm
-    others = (("Pay by card", "CardNumber"), ("Pay from a bank account", "BankAccount"))
+    submit_label = "Continue to PayPal"
+    intro = "You will approve the payment on PayPal's site, then come straight back here."
+    others = (("Pay by card instead", "CardNumber"), ("Pay from a bank account instead", "BankAccount"))
 
-    def get_initial(self):
-        initial = super().get_initial()
-        initial.setdefault("email", self.request.user.email)
-        return initial
+    def get(self, request, *args, **kwargs):
+        token = request.GET.get("paypal_token")
+        if token:
+            try:
+                approval = signing.loads(token, salt=PAYPAL_SALT, max_age=15 * 60)
+            except signing.BadSignature:
+                approval = {}
+            if approval.get("nonce") and constant_time_compare(approval["nonce"], self.state.get("paypal_nonce", "")):
+                choose_payment_kind(self.state, "paypal")
+                self.state.pop("paypal_nonce", None)
+                self.state["paypal_email"] = approval["email"]
+                return self.finish()  # a GET may complete a step: this is the return from PayPal
+            self.hand_off_error = "PayPal did not confirm this payment. Please try again."
+        elif request.GET.get("paypal_cancelled"):
+            self.hand_off_error = "You cancelled at PayPal: choose PayPal again or another way to pay."
+        return super().get(request, *args, **kwargs)
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        if getattr(self, "hand_off_error", ""):
+            form.add_error(None, self.hand_off_error)
+        return form
 
     def form_valid(self, form):
-        self.state["payment"] = f"PayPal ({form.cleaned_data['email']})"
-        return COMPLETE
-
-
-class NewPaymentMethod(Scaffold):
-    url = "new/"
-    action_set = [CardNumber, BankAccount, PayPal]
+        nonce = secrets.token_urlsafe(16)
+        self.state["paypal_nonce"] = nonce
+        self.state["save_method"] = form.cleaned_data["save"]
+        return_url = self.task.url_for(self.request, self.place, {CHANGE_PARAM: "1"} if self.changing else None)
+        product = Product.objects.filter(pk=self.state.get("product_id")).first()
+        query = {"nonce": nonce, "return": return_url, "email": self.request.user.email}
+        if product is not None:
+            query["amount"] = f"€{product.price}"
+        return HttpResponseRedirect(f"{reverse('paypal_sandbox')}?{urlencode(query)}")
 
 
 class ChoosePayment(Scaffold):
     url = "pay/"
-    action_set = [SavedMethod, NewPaymentMethod]
+    preconditions = [LoginRequired()]
+    action_set = [PaymentChoice, CardNumber, BankAccount, PayPal]
 
 
 # -- Confirm everything -------------------------------------------------------------
+
+
+class ConfirmForm(forms.Form):
+    pass
 
 
 class Confirm(Step):
     url = "confirm/"
     title = "Confirm and pay"
     template_name = "shop/confirm.html"
-    preconditions = [LoginRequired(), RequiredState("product_id", "payment")]
+    form_class = ConfirmForm
+    preconditions = [LoginRequired(), RequiredState("product_id", "pay_kind")]
+    intro = "Check your answers. Change any of them, then pay."
+
+    def path(self) -> list[type[Action]]:
+        """The steps of the path the state says was taken, in order, before this one."""
+        state = self.state
+        steps: list[type[Action]] = [ChooseItem, LoginOrRegister]
+        steps += {"register": [Register], "reset": [EnterEmail, EnterCode, ResetPassword]}.get(state.get("account"), [])
+        steps.append(PaymentChoice)
+        steps += {"card": [CardNumber], "bank": [BankDetails, AccountAddress], "paypal": [PayPal]}.get(
+            state.get("pay_kind"), []
+        )
+        return steps
+
+    def get(self, request, *args, **kwargs):
+        if not summary_ready(self.state):
+            return self.send_to(ChoosePayment, with_errors=["Some payment details are missing: please choose again."])
+        # The trail shows the path taken: a Change link that came back here
+        # skipped the later steps, and a branch left for another is not on it.
+        names = {place.component: place.name for place in self.place.lineage()[0].walk()}
+        trail = [names[step] for step in self.path() if step in names]
+        if self.task.history != trail:
+            self.task.history[:] = trail
+            self.task.modified = True
+        return super().get(request, *args, **kwargs)
+
+    @property
+    def product(self) -> Product | None:
+        return Product.objects.filter(pk=self.state.get("product_id")).first()
 
     @property
     def submit_label(self):
-        product = Product.objects.filter(pk=self.state["product_id"]).first()
-        return f"Pay €{product.price}" if product else "Pay"
+        product = self.product
+        return f"Confirm and pay €{product.price}" if product else "Confirm and pay"
+
+    def rows(self, trail_urls: dict[type, str]) -> list[tuple[str, str, str | None]]:
+        """(question, answer, change URL) for every answer on the path taken."""
+        state, user = self.state, self.request.user
+
+        def change(step: type) -> str | None:
+            url = trail_urls.get(step)
+            return f"{url}&{CHANGE_PARAM}=1" if url else None
+
+        product = self.product
+        how = {"login": "Logged in", "register": "Created a new account", "reset": "Reset the password by email code"}
+        rows = [
+            ("Product", f"{product.name} (€{product.price})" if product else "—", change(ChooseItem)),
+            ("Buyer", f"{user.get_username()} ({user.email})" if user.email else user.get_username(), change(LoginOrRegister)),
+            ("Signed in by", how.get(state["account"], ""), change(LoginOrRegister)),
+            ("Pay with", PAYMENT_NAMES[state["pay_kind"]], change(PaymentChoice)),
+        ]
+        kind = state["pay_kind"]
+        if kind == "saved":
+            rows.append(("Saved method", state["saved_label"], change(PaymentChoice)))
+        elif kind == "card":
+            rows.append(("Card number", f"•••• {state['card_last4']}", change(CardNumber)))
+            rows.append(("Expiry date", state["card_expiry"], change(CardNumber)))
+        elif kind == "bank":
+            rows.append(("Account holder", state["bank_holder"], change(BankDetails)))
+            rows.append(("IBAN", f"•••• {state['bank_iban_end']}", change(BankDetails)))
+            rows.append(("Account address", state["bank_address"], change(AccountAddress)))
+        elif kind == "paypal":
+            rows.append(("PayPal account", state["paypal_email"], change(PayPal)))
+        if kind != "saved":
+            step = {"card": CardNumber, "bank": BankDetails, "paypal": PayPal}[kind]
+            rows.append(("Save for next time", "Yes" if state.get("save_method") else "No", change(step)))
+        return rows
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        components = {place.name: place.component for place in self.place.lineage()[0].walk()}
+        trail_urls = {components[step.name]: step.url for step in context["flow"].progress.trail}
+        context["rows"] = self.rows(trail_urls) if summary_ready(self.state) else []
+        return context
 
     def form_valid(self, form):
-        product = Product.objects.filter(pk=self.state["product_id"]).first()
+        if not summary_ready(self.state):
+            return self.send_to(ChoosePayment, with_errors=["Some payment details are missing: please choose again."])
+        product = self.product
         if product is None:
             return self.send_to(ChooseItem, with_errors=["That product is no longer sold. Please choose another."])
-        Order.objects.create(
-            user=self.request.user,
-            product=product,
-            price=product.price,
-            payment=self.state["payment"],
-            task_id=self.task.id,
-        )
+        kind = self.state["pay_kind"]
+        label = payment_label(self.state)
+        with transaction.atomic():
+            # One order per task: the library refuses a second "Pay" on a
+            # finished task, and the unique task_id makes sure of it.
+            Order.objects.get_or_create(
+                task_id=self.task.id,
+                defaults={
+                    "user": self.request.user, "product": product, "price": product.price,
+                    "payment": label, "payment_kind": kind,
+                },
+            )
+            if kind != "saved" and self.state.get("save_method"):
+                SavedPaymentMethod.objects.get_or_create(user=self.request.user, label=label, defaults={"kind": kind})
         return COMPLETE
 
 

@@ -1,0 +1,223 @@
+"""The diagram model of a compiled flow: nodes, clusters and edges, read off the machine.
+
+Extraction follows the compiled machine, not the class tree: each scaffold is a
+cluster with an *exit* point (where it completes) and a *jump* point (the
+``goto:Name`` triggers defined on it, available from every step inside it).
+COMPLETE edges are wired as :mod:`flowmachine._machine` wires them: a static
+transition (``Linear``, ``None``) gives one edge per child, a custom
+transition's ``choose_next`` gives an edge to every sibling and to the exit.
+Renderers (:mod:`flowmachine.diagrams`) only draw this model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Literal
+
+from flowmachine._machine import COMPLETE_TRIGGER, CompiledFlow, Place
+from flowmachine.transition import Transition, _ActionsDecide, as_transition
+
+NodeKind = Literal["action", "start", "final", "exit", "jump"]
+EdgeKind = Literal["entry", "complete", "choice", "jump"]
+
+START = "__start__"
+FINAL = "__final__"
+EXIT = "__exit__"
+JUMP = "__jump__"
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """A drawn point: an action, the flow's start or final state, or a scaffold's exit or jump point."""
+
+    id: str
+    label: str
+    kind: NodeKind
+    cluster: str | None
+    place: str | None = None
+    tooltip: str = ""
+
+
+@dataclass(frozen=True)
+class GraphCluster:
+    """A scaffold: a box around its children."""
+
+    id: str
+    label: str
+    parent: str | None
+    transition: str
+    entry: str
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    """A transition of the machine; ``target`` is a node id or a cluster id (entering its first action)."""
+
+    source: str
+    target: str
+    kind: EdgeKind
+    label: str
+    trigger: str | None = None
+
+
+@dataclass
+class FlowGraph:
+    """Everything a renderer needs to draw one compiled flow."""
+
+    name: str
+    nodes: dict[str, GraphNode] = field(default_factory=dict)
+    clusters: dict[str, GraphCluster] = field(default_factory=dict)
+    edges: list[GraphEdge] = field(default_factory=list)
+    #: What each cluster (None: the top level) holds, node and cluster ids in flow order.
+    members: dict[str | None, list[str]] = field(default_factory=dict)
+    start: str = ""
+    entry: str = ""
+    final: str = ""
+
+    def anchor(self, target: str) -> str:
+        """The node an edge to *target* ends at: the node itself or a cluster's first action."""
+        cluster = self.clusters.get(target)
+        return cluster.entry if cluster is not None else target
+
+    def actions(self) -> list[GraphNode]:
+        return [n for n in self.nodes.values() if n.kind == "action"]
+
+    def edges_of(self, kind: EdgeKind) -> list[GraphEdge]:
+        return [e for e in self.edges if e.kind == kind]
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """What to mark on a diagram for one task: its current action, visited actions, path edges."""
+
+    flow: str
+    current: str | None
+    visited: frozenset[str]
+    edges: frozenset[int]
+
+
+def transition_label(transition: Transition) -> str:
+    if isinstance(transition, _ActionsDecide):
+        return ""
+    return type(transition).__name__
+
+
+def extract(flow: CompiledFlow) -> FlowGraph:
+    """Read the diagram model off a compiled flow (one without definition problems)."""
+    root = flow.root
+    graph = FlowGraph(name=flow.name)
+    graph.start = f"{root.name}.{START}"
+    graph.final = f"{root.name}.{FINAL}"
+    graph.entry = root.first_leaf().name
+    graph.nodes[graph.start] = GraphNode(graph.start, "start", "start", None, tooltip=f"{flow.name} starts")
+    graph.nodes[graph.final] = GraphNode(graph.final, "done", "final", None, tooltip=f"{flow.name} is complete")
+    graph.edges.append(GraphEdge(graph.start, graph.entry, "entry", ""))
+    graph.members[None] = [graph.start, root.name, graph.final]
+    for place in root.walk():
+        if place.children:
+            _add_scaffold(graph, place)
+        else:
+            title = place.component.display_title()
+            graph.nodes[place.name] = GraphNode(
+                place.name, place.local_name, "action", _cluster_of(place), place=place.name,
+                tooltip=f"{title} (/{place.route})",
+            )
+    for place in root.walk():
+        if place.children:
+            _wire(graph, place)
+    return graph
+
+
+def _cluster_of(place: Place) -> str | None:
+    return place.parent.name if place.parent is not None else None
+
+
+def _exit_id(graph: FlowGraph, scaffold: Place) -> str:
+    return graph.final if scaffold.parent is None else f"{scaffold.name}.{EXIT}"
+
+
+def _source_id(graph: FlowGraph, place: Place) -> str:
+    """Where a COMPLETE of *place* starts: the action, or the scaffold's exit point."""
+    return _exit_id(graph, place) if place.children else place.name
+
+
+def _add_scaffold(graph: FlowGraph, scaffold: Place) -> None:
+    transition = as_transition(scaffold.component.transition)  # type: ignore[attr-defined]
+    graph.clusters[scaffold.name] = GraphCluster(
+        scaffold.name, scaffold.local_name, _cluster_of(scaffold), transition_label(transition),
+        scaffold.first_leaf().name,
+    )
+    jump_id = f"{scaffold.name}.{JUMP}"
+    graph.nodes[jump_id] = GraphNode(
+        jump_id, "jump", "jump", scaffold.name, tooltip=f"a jump from any step inside {scaffold.local_name}",
+    )
+    members = graph.members[scaffold.name] = [jump_id, *(c.name for c in scaffold.children)]
+    if scaffold.parent is not None:
+        exit_id = _exit_id(graph, scaffold)
+        graph.nodes[exit_id] = GraphNode(exit_id, "", "exit", scaffold.name, tooltip=f"{scaffold.local_name} completes")
+        members.append(exit_id)
+
+
+def _wire(graph: FlowGraph, scaffold: Place) -> None:
+    transition = as_transition(scaffold.component.transition)  # type: ignore[attr-defined]
+    siblings = [c.local_name for c in scaffold.children]
+    exit_id = _exit_id(graph, scaffold)
+    for child in scaffold.children:
+        source = _source_id(graph, child)
+        nxt = transition.static_next(child.local_name, siblings)
+        if nxt is NotImplemented:
+            for target in scaffold.children:
+                graph.edges.append(GraphEdge(source, target.name, "choice", "complete?", COMPLETE_TRIGGER))
+            graph.edges.append(GraphEdge(source, exit_id, "choice", "complete?", COMPLETE_TRIGGER))
+        elif nxt is None:
+            graph.edges.append(GraphEdge(source, exit_id, "complete", "complete", COMPLETE_TRIGGER))
+        else:
+            target = scaffold.children[siblings.index(nxt)]  # type: ignore[arg-type]
+            graph.edges.append(GraphEdge(source, target.name, "complete", "complete", COMPLETE_TRIGGER))
+    jump_id = f"{scaffold.name}.{JUMP}"
+    for child in scaffold.children:
+        trigger = f"goto:{child.local_name}"
+        graph.edges.append(GraphEdge(jump_id, child.name, "jump", trigger, trigger))
+
+
+def trace(graph: FlowGraph, history: Sequence[str], position: str | None) -> Highlight:
+    """Mark a task's visited actions, its current action and the edges between its steps."""
+    steps = [name for name in history if name in graph.nodes]
+    if position in graph.nodes:
+        steps.append(position)  # type: ignore[arg-type]
+    edges: set[int] = set()
+    for source, target in pairwise(steps):
+        edges.update(_explain(graph, source, target))
+    current = position if position in graph.nodes and graph.nodes[position].kind == "action" else None  # type: ignore[index]
+    return Highlight(graph.name, current, frozenset(steps), frozenset(edges))
+
+
+def _explain(graph: FlowGraph, source: str, target: str) -> Iterable[int]:
+    """The edges that took a task from action *source* to action *target*: COMPLETE, else a jump."""
+    outgoing: dict[str, list[int]] = {}
+    for index, edge in enumerate(graph.edges):
+        if edge.kind in ("complete", "choice"):
+            outgoing.setdefault(edge.source, []).append(index)
+    stack: list[tuple[str, list[int]]] = [(source, [])]
+    seen = {source}
+    while stack:
+        node, chain = stack.pop()
+        for index in outgoing.get(node, ()):
+            edge = graph.edges[index]
+            if graph.anchor(edge.target) == target:
+                return [*chain, index]
+            head = graph.nodes.get(edge.target)
+            if head is not None and head.kind == "exit" and head.id not in seen:
+                seen.add(head.id)
+                stack.append((head.id, [*chain, index]))
+    # A jump: defined on the innermost enclosing scaffold that has the target as a child.
+    cluster = graph.nodes[source].cluster if source in graph.nodes else None
+    while cluster is not None:
+        jump_id = f"{cluster}.{JUMP}"
+        for index, edge in enumerate(graph.edges):
+            if edge.source == jump_id and graph.anchor(edge.target) == target:
+                return [index]
+        cluster = graph.clusters[cluster].parent
+    return []

@@ -1,0 +1,151 @@
+"""The DEBUG-only diagram views: ``<handler root>/.flowgraph`` and the site-wide page.
+
+Outside DEBUG both answer 404, so they can stay in the URLconf of a deployed
+site. A task id in the query (``?_t=...``) highlights that task's position and
+path, but only when the task is bound to the requester: anyone else gets the
+plain diagram, as if no id were given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
+
+from flowmachine._engine import is_valid_task_id
+from flowmachine._graph import FlowGraph, Highlight, trace
+from flowmachine.binding import matches
+from flowmachine.conf import flow_settings
+from flowmachine.diagrams import (
+    FORMATS,
+    DiagramsUnavailable,
+    flow_graph,
+    render,
+    to_mermaid,
+)
+from flowmachine.exceptions import TaskError
+
+if TYPE_CHECKING:
+    from flowmachine.handler import FlowHandler
+
+CONTENT_TYPES = {
+    "svg": "image/svg+xml",
+    "png": "image/png",
+    "pdf": "application/pdf",
+    "dot": "text/vnd.graphviz; charset=utf-8",
+    "mermaid": "text/plain; charset=utf-8",
+}
+
+
+def _require_debug() -> None:
+    if not settings.DEBUG:
+        raise Http404("Flow diagrams are served only when DEBUG is on.")
+
+
+def handler_flowgraph(handler: FlowHandler) -> Callable[[HttpRequest], HttpResponse]:
+    """The view behind ``<handler root>/.flowgraph``: every flow of *handler*, drawn."""
+
+    @never_cache
+    def flowgraph(request: HttpRequest) -> HttpResponse:
+        _require_debug()
+        fmt = request.GET.get("format", "svg").lower()
+        if fmt not in FORMATS:
+            return HttpResponseBadRequest(
+                f"Unknown diagram format {fmt!r}: use one of {', '.join(FORMATS)}.",
+                content_type="text/plain; charset=utf-8",
+            )
+        graphs = [flow_graph(compiled) for compiled in handler.flows.values()]
+        wanted = request.GET.get("flow")
+        if wanted:
+            graphs = [g for g in graphs if g.name == wanted]
+            if not graphs:
+                raise Http404(f"This handler serves no flow named {wanted!r}.")
+        highlight = _task_highlight(request, handler, graphs)
+        try:
+            body = render(graphs, fmt, highlight=highlight)
+        except DiagramsUnavailable as exc:
+            return HttpResponse(str(exc), status=501, content_type="text/plain; charset=utf-8")
+        return HttpResponse(body, content_type=CONTENT_TYPES[fmt])
+
+    flowgraph.flowmachine_handler = handler  # type: ignore[attr-defined]
+    return flowgraph  # type: ignore[no-any-return]
+
+
+def _task_highlight(request: HttpRequest, handler: FlowHandler, graphs: list[FlowGraph]) -> Highlight | None:
+    """The highlight of the task named in the query, if it is bound to the requester."""
+    task_id = request.GET.get(flow_settings.FLOWS_TASK_ID_PARAM, "")
+    if not is_valid_task_id(task_id):
+        return None
+    try:
+        record = handler.get_store().get_state(task_id)
+    except TaskError:
+        return None
+    if not isinstance(record, dict) or "done" in record:
+        return None
+    if not matches(str(record.get("bind", "")), handler.binder_value(request)):
+        return None
+    graph = next((g for g in graphs if g.name == record.get("flow")), None)
+    history = record.get("hist")
+    position = record.get("pos")
+    if graph is None or not isinstance(history, list) or not isinstance(position, str):
+        return None
+    return trace(graph, [h for h in history if isinstance(h, str)], position)
+
+
+def routed_handlers() -> list[tuple[FlowHandler, str]]:
+    """Every handler included in the URLconf, with the route it is mounted at."""
+    from django.urls import URLResolver, get_resolver
+
+    found: list[tuple[FlowHandler, str]] = []
+
+    def walk(patterns: Any, prefix: str) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+                continue
+            handler = getattr(pattern.callback, "flowmachine_handler", None)
+            if handler is not None:
+                found.append((handler, prefix))
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+@never_cache
+def all_flowgraphs(request: HttpRequest) -> HttpResponse:
+    """Every handler's flows on one page (DEBUG only)."""
+    from django.urls import get_script_prefix
+
+    _require_debug()
+    sections = []
+    missing = ""
+    for handler, route in routed_handlers():
+        compiled_flows = list(handler.flows.values())
+        graphs = [flow_graph(compiled) for compiled in compiled_flows if not compiled.problems]
+        broken = [f"{p.id}: {p.msg}" for compiled in compiled_flows for p in compiled.problems]
+        plain = "<" not in route and "^" not in route and "(" not in route
+        section: dict[str, Any] = {
+            "namespace": handler.app_namespace,
+            "route": route,
+            "url": f"{get_script_prefix()}{route}.flowgraph" if plain else None,
+            "flows": [compiled.name for compiled in compiled_flows],
+            "broken": broken,
+            "svg": "",
+            "mermaid": to_mermaid(graphs) if graphs else "",
+        }
+        if graphs and not missing:
+            try:
+                svg = render(graphs, "svg").decode()
+                section["svg"] = mark_safe(svg[svg.find("<svg"):])  # Graphviz output, not user input
+            except DiagramsUnavailable as exc:
+                missing = str(exc)
+        sections.append(section)
+    body = render_to_string(
+        "flowmachine/flowgraph_index.html", {"sections": sections, "missing": missing}, request=request
+    )
+    return HttpResponse(body)

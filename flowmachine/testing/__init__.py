@@ -1,0 +1,58 @@
+"""Testing flows: replay them in memory, generate their paths, walk them over HTTP.
+
+The pytest plugin (``flowmachine.testing.plugin``, registered through the
+``pytest11`` entry point) adds the ``flow_client`` fixture; everything else
+here works in any test runner. Names are imported lazily, so pytest can load
+the plugin before Django is configured.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "FlowReplay",
+    "PreconditionRefused",
+    "ReplayError",
+    "ReplayMismatch",
+    "replay",
+    "shortest_paths",
+    "simple_paths",
+    "coverage",
+    "Coverage",
+    "Edge",
+    "FlowGraph",
+    "FlowPath",
+    "FlowClient",
+    "FINISHED",
+    "LINK",
+]
+
+_LAZY = {
+    **dict.fromkeys(
+        ["FlowReplay", "PreconditionRefused", "ReplayError", "ReplayMismatch", "replay"],
+        "flowmachine.testing._replay",
+    ),
+    **dict.fromkeys(
+        ["shortest_paths", "simple_paths", "coverage", "Coverage", "Edge", "FlowGraph", "FlowPath"],
+        "flowmachine._paths",
+    ),
+    **dict.fromkeys(["FlowClient", "FINISHED", "LINK"], "flowmachine.testing._client"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'flowmachine.testing' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from flowmachine._paths import Coverage, Edge, FlowGraph, FlowPath, coverage, shortest_paths, simple_paths
+    from flowmachine.testing._client import FINISHED, LINK, FlowClient
+    from flowmachine.testing._replay import FlowReplay, PreconditionRefused, ReplayError, ReplayMismatch, replay
