@@ -3,8 +3,9 @@
 #   make test    create .venv if needed, install the project with its test extra,
 #                run the suite on SQLite and then on PostgreSQL (both must pass)
 #   make docs    build the documentation into docs/_build/html (warnings are errors)
-#   make demo    same set-up, then migrate, seed and serve the demo shop on
-#                http://127.0.0.1:$(PORT)/ (FLOWS_DEMO_STORE=redis: Redis store)
+#   make demo    create .venv if needed, install the project with its redis extra,
+#                migrate, seed (prints the demo user and password) and serve the
+#                demo shop on http://127.0.0.1:$(PORT)/ (FLOWS_DEMO_STORE=redis: Redis store)
 #
 # Variables: PYTHON (interpreter that creates .venv, 3.10+; default python3),
 # PORT (demo port; default 8000), PYTEST_ARGS (extra pytest arguments).
@@ -60,7 +61,14 @@ test-postgres: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
-demo: $(STAMP)
+# The demo needs only the runtime and the Redis client, not the test tools.
+DEMO_STAMP := $(VENV)/.flowmachine-demo-installed
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[redis]"
+	@touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python demo/manage.py migrate --noinput --verbosity 0
 	$(BIN)/python demo/manage.py seed_demo
 	@echo "Task state store: $${FLOWS_DEMO_STORE:-db}"

@@ -6,10 +6,15 @@ built-in stores add one guarantee on top: :meth:`BaseStateStore.put_state`
 writes atomically against the version it was read at (the record's
 ``"version"`` key), so of two concurrent requests on one task only one commits
 and the other raises :class:`ConflictError`.
+
+Records are encoded with msgpack; from :data:`COMPRESS_FROM` bytes on they are
+zlib-compressed behind a marker byte msgpack never writes, so a step's one read
+and one write stay small however long the journey.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import msgpack
@@ -32,13 +37,27 @@ __all__ = [
 ]
 
 
+#: Records whose msgpack encoding reaches this many bytes are stored zlib-compressed
+#: (place names repeat across history, answers and journal, so they shrink by half or more).
+COMPRESS_FROM = 512
+#: The first byte of a compressed record: 0xc1 is the one byte msgpack never writes.
+COMPRESSED_MARK = b"\xc1"
+#: Decompressed records larger than this are refused as corrupt.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+
+
 def encode_record(record: dict[str, Any]) -> bytes:
-    """Encode a task record with msgpack; name the offending state key on failure."""
+    """Encode a task record with msgpack (zlib-compressed when large); name the offending state key on failure."""
     try:
-        return msgpack.packb(record, use_bin_type=True, datetime=True)
+        raw: bytes = msgpack.packb(record, use_bin_type=True, datetime=True)
     except (TypeError, ValueError, OverflowError):
         _raise_for_unencodable(record)
         raise
+    if len(raw) >= COMPRESS_FROM:
+        compressed = COMPRESSED_MARK + zlib.compress(raw)
+        if len(compressed) < len(raw):
+            return compressed
+    return raw
 
 
 def _raise_for_unencodable(record: dict[str, Any]) -> None:
@@ -60,6 +79,14 @@ def _raise_for_unencodable(record: dict[str, Any]) -> None:
 
 def decode_record(raw: bytes) -> dict[str, Any]:
     """Decode bytes written by :func:`encode_record`; raise CorruptStateError otherwise."""
+    if raw[:1] == COMPRESSED_MARK:
+        inflater = zlib.decompressobj()
+        try:
+            raw = inflater.decompress(raw[1:], MAX_RECORD_BYTES)
+        except zlib.error as exc:
+            raise CorruptStateError(f"Task record cannot be decompressed: {exc}") from exc
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise CorruptStateError("Task record is truncated or decompresses to more than 16 MiB.")
     try:
         record = msgpack.unpackb(raw, raw=False, timestamp=3, strict_map_key=False)
     except Exception as exc:  # msgpack raises several unrelated types on bad input

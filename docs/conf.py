@@ -32,3 +32,10 @@ html_static_path = ["_static"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 nitpicky = False
+
+
+def setup(app):  # noqa: ANN001, ANN201
+    # ```mermaid blocks (as in diagrams.md) render on GitHub; here they show as plain text.
+    from pygments.lexers.special import TextLexer
+
+    app.add_lexer("mermaid", TextLexer)

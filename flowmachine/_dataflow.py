@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flowmachine.preconditions import RequiredState
 from flowmachine._machine import FINAL, CompiledFlow, Place
 from flowmachine._paths import FlowGraph
+from flowmachine.preconditions import RequiredState
 
 __all__ = ["Finding", "data_flow_findings"]
 

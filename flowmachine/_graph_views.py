@@ -67,7 +67,8 @@ def handler_flowgraph(handler: FlowHandler) -> Callable[[HttpRequest], HttpRespo
                 raise Http404(f"This handler serves no flow named {wanted!r}.")
         highlight = _task_highlight(request, handler, graphs)
         try:
-            body = render(graphs, fmt, highlight=highlight)
+            jumps = request.GET.get("jumps", "1") not in ("0", "false", "no")
+            body = render(graphs, fmt, highlight=highlight, jumps=jumps)
         except DiagramsUnavailable as exc:
             return HttpResponse(str(exc), status=501, content_type="text/plain; charset=utf-8")
         return HttpResponse(body, content_type=CONTENT_TYPES[fmt])

@@ -1,10 +1,12 @@
 """Task ids: 128 random bits, the time they were issued, and a keyed tag.
 
 An id is 24 bytes in url-safe base64 (32 characters): 16 random bytes, the
-issue time (4 bytes, seconds) and 4 bytes of an HMAC over both and the flow's
-name. The tag lets the server recognise an id it issued before any record
-exists, so the entry URL can hand out ids without writing anything (lazy
-creation): a record is first written when the task first changes.
+issue time (4 bytes, seconds) and 4 bytes of an HMAC over both, the flow's
+name and the requester's provisional binding
+(:func:`flowmachine.binding.provisional_binding`). The tag lets the server
+recognise an id it issued to this requester before any record exists, so the
+entry URL can hand out ids without writing anything (lazy creation): a record
+is first written when the task first changes.
 """
 
 from __future__ import annotations
@@ -31,21 +33,20 @@ def is_valid_task_id(value: str) -> bool:
     return isinstance(value, str) and len(value) == TASK_ID_LENGTH and _ID_CHARS.issuperset(value)
 
 
-def _tag(body: bytes, flow_name: str) -> bytes:
-    return salted_hmac("flowmachine.task-id", body + b"\0" + flow_name.encode(), algorithm="sha256").digest()[
-        :_TAG_BYTES
-    ]
+def _tag(body: bytes, flow_name: str, binding: str) -> bytes:
+    value = b"\0".join([body, flow_name.encode(), binding.encode()])
+    return salted_hmac("flowmachine.task-id", value, algorithm="sha256").digest()[:_TAG_BYTES]
 
 
-def new_task_id(flow_name: str = "", now: float | None = None) -> str:
-    """A fresh task id for *flow_name*, tagged so this server can recognise it later."""
+def new_task_id(flow_name: str = "", binding: str = "", now: float | None = None) -> str:
+    """A fresh task id for *flow_name*, tagged so this server can recognise it for *binding* later."""
     issued = int(time.time() if now is None else now) & 0xFFFFFFFF
     body = secrets.token_bytes(_NONCE_BYTES) + issued.to_bytes(4, "big")
-    return base64.urlsafe_b64encode(body + _tag(body, flow_name)).decode("ascii")
+    return base64.urlsafe_b64encode(body + _tag(body, flow_name, binding)).decode("ascii")
 
 
-def issued_at(task_id: str, flow_name: str) -> int | None:
-    """When this server issued *task_id* for *flow_name*, or None if it did not."""
+def issued_at(task_id: str, flow_name: str, binding: str) -> int | None:
+    """When this server issued *task_id* for *flow_name* and *binding*, or None if it did not."""
     if not is_valid_task_id(task_id):
         return None
     try:
@@ -53,14 +54,16 @@ def issued_at(task_id: str, flow_name: str) -> int | None:
     except (binascii.Error, ValueError):
         return None
     body, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
-    if len(body) != _NONCE_BYTES + 4 or not hmac.compare_digest(tag, _tag(body, flow_name)):
+    if len(body) != _NONCE_BYTES + 4 or not hmac.compare_digest(tag, _tag(body, flow_name, binding)):
         return None
     return int.from_bytes(body[_NONCE_BYTES:], "big")
 
 
-def is_fresh_provisional(task_id: str, flow_name: str, idle_timeout: float, now: float | None = None) -> bool:
-    """True if this server issued *task_id* for the flow less than the idle timeout ago."""
-    issued = issued_at(task_id, flow_name)
+def is_fresh_provisional(
+    task_id: str, flow_name: str, binding: str, idle_timeout: float, now: float | None = None
+) -> bool:
+    """True if this server issued *task_id* for the flow and binding less than the idle timeout ago."""
+    issued = issued_at(task_id, flow_name, binding)
     if issued is None:
         return False
     current = time.time() if now is None else now

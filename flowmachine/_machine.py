@@ -119,6 +119,7 @@ class CompiledFlow:
         self.problems: list[Problem] = []
         self.places: dict[str, Place] = {}
         self._lock = threading.Lock()
+        self._sibling_names: dict[Place, list[str]] = {}
         self.root = self._build(root_component, None, root_route, [])
         self.machine: HierarchicalMachine | None = None
         if not self.problems:
@@ -268,7 +269,7 @@ class CompiledFlow:
         node = place
         while node.parent is not None:
             parent = node.parent
-            siblings = [c.local_name for c in parent.children]
+            siblings = self._siblings(parent)
             nxt = as_transition(parent.component.transition).static_next(node.local_name, siblings)  # type: ignore[attr-defined]
             if nxt is NotImplemented:
                 return NotImplemented
@@ -276,6 +277,13 @@ class CompiledFlow:
                 return parent.children[siblings.index(nxt)].first_leaf()  # type: ignore[arg-type]
             node = parent
         return None
+
+    def _siblings(self, scaffold: Place) -> list[str]:
+        """The local names of *scaffold*'s children, listed once per scaffold (compiling stays linear)."""
+        names = self._sibling_names.get(scaffold)
+        if names is None:
+            names = self._sibling_names[scaffold] = [c.local_name for c in scaffold.children]
+        return names
 
     def _compute_remaining(self) -> None:
         """For each action, how many more actions COMPLETE alone would visit."""

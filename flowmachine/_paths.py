@@ -24,12 +24,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowmachine._machine import COMPLETE_TRIGGER, FINAL, CompiledFlow, Place
 from flowmachine.components import Scaffold
 from flowmachine.exceptions import FlowDefinitionError, InvalidJump
 from flowmachine.transition import _ActionsDecide, as_transition
-from flowmachine._machine import COMPLETE_TRIGGER, FINAL, CompiledFlow, Place
 
-__all__ = ["Edge", "FlowGraph", "FlowPath", "Coverage", "compile_flow", "shortest_paths", "simple_paths", "coverage"]
+__all__ = ["Coverage", "Edge", "FlowGraph", "FlowPath", "compile_flow", "coverage", "shortest_paths", "simple_paths"]
 
 #: Paths :func:`simple_paths` lists before giving up (a flow with many loops).
 MAX_PATHS = 10_000

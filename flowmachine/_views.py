@@ -20,7 +20,7 @@ from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
-from flowmachine.binding import binding_hash, matches
+from flowmachine.binding import binding_hash, matches, provisional_binding
 from flowmachine.conf import flow_settings
 from flowmachine.exceptions import (
     ConflictError,
@@ -259,7 +259,7 @@ class FlowEndpoint:
     def _save(self, request: HttpRequest, store: Any, task: Task) -> None:
         if task.provisional:
             # Lazy creation: the first POST that changes the task writes its first record.
-            if request.method != "POST" or not (task.modified or task.finished):
+            if request.method != "POST" or not (task.finished or task.journal_changes() or task.modified):
                 return
             task.record["bind"] = binding_hash(self.handler.binder_value(request))
         if task.finished:
@@ -272,7 +272,7 @@ class FlowEndpoint:
     # -- starting -------------------------------------------------------------
 
     def _start(self, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase:
-        task = self._new_provisional(request, kwargs, new_task_id(self.flow.name))
+        task = self._new_provisional(request, kwargs, new_task_id(self.flow.name, provisional_binding(request)))
         skip = {ON_COMPLETE_PARAM, flow_settings.FLOWS_TASK_ID_PARAM, JUMP_PARAM, VERSION_PARAM}
         query = {k: request.GET.getlist(k) for k in request.GET if k not in skip}
         return HttpResponseRedirect(task.url_for(request, task.current_place, query))
@@ -296,7 +296,8 @@ class FlowEndpoint:
 
     def _provisional(self, request: HttpRequest, kwargs: dict[str, Any], task_id: str) -> Task | None:
         """The provisional task of an id this server issued recently, else None (unknown or expired)."""
-        if not is_fresh_provisional(task_id, self.flow.name, float(flow_settings.FLOWS_TASK_IDLE_TIMEOUT)):
+        binding = provisional_binding(request)
+        if not is_fresh_provisional(task_id, self.flow.name, binding, float(flow_settings.FLOWS_TASK_IDLE_TIMEOUT)):
             return None
         task = self._new_provisional(request, kwargs, task_id)
         target = request.GET.get(JUMP_PARAM)

@@ -11,6 +11,7 @@ import secrets
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
+from django.middleware.csrf import get_token
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 SESSION_KEY = "_flowmachine_binder"
@@ -42,3 +43,20 @@ def binding_hash(value: str) -> str:
 def matches(stored: str, value: str) -> bool:
     """Compare a stored binding with a request's binder value in constant time."""
     return constant_time_compare(stored, binding_hash(value))
+
+
+def provisional_binding(request: HttpRequest) -> str:
+    """What a task id is bound to before its record exists (lazy creation), without any server-side write.
+
+    It is the secret of the CSRF cookie (set on the response if missing), so a
+    crawler's visits store nothing and another browser cannot use the id.
+    Without ``CsrfViewMiddleware`` the configured ``FLOWS_TASK_BINDER`` is used.
+    """
+    from django.conf import settings
+
+    from flowmachine.conf import flow_settings
+
+    if "django.middleware.csrf.CsrfViewMiddleware" not in getattr(settings, "MIDDLEWARE", ()):
+        return str(flow_settings.FLOWS_TASK_BINDER(request))
+    get_token(request)
+    return str(request.META.get("CSRF_COOKIE") or "")

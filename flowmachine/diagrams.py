@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from flowmachine._graph import (
@@ -92,6 +93,30 @@ def _highlights(highlight: Highlight | Iterable[Highlight] | None) -> dict[str, 
     if isinstance(highlight, Highlight):
         return {highlight.flow: highlight}
     return {h.flow: h for h in highlight}
+
+
+def _prepare(
+    flows: Flows, highlight: Highlight | Iterable[Highlight] | None, jumps: bool
+) -> tuple[list[FlowGraph], dict[str, Highlight]]:
+    """The graphs and highlights to draw; without jump points and edges unless *jumps*."""
+    graphs, highlights = _graphs(flows), _highlights(highlight)
+    if jumps:
+        return graphs, highlights
+    lean: list[FlowGraph] = []
+    for graph in graphs:
+        kept = [i for i, e in enumerate(graph.edges) if e.kind != "jump"]
+        hidden = {n.id for n in graph.nodes.values() if n.kind == "jump"}
+        lean.append(replace(
+            graph,
+            nodes={k: n for k, n in graph.nodes.items() if k not in hidden},
+            edges=[graph.edges[i] for i in kept],
+            members={k: [m for m in v if m not in hidden] for k, v in graph.members.items()},
+        ))
+        mark = highlights.get(graph.name)
+        if mark is not None:
+            renumber = {old: new for new, old in enumerate(kept)}
+            highlights[graph.name] = replace(mark, edges=frozenset(renumber[i] for i in mark.edges if i in renumber))
+    return lean, highlights
 
 
 # -- Graphviz ------------------------------------------------------------------
@@ -187,21 +212,30 @@ def _inside(graph: FlowGraph, node_id: str, cluster_id: str) -> bool:
     return False
 
 
-def to_dot(flows: Flows, *, highlight: Highlight | Iterable[Highlight] | None = None) -> str:
+def to_dot(
+    flows: Flows, *, highlight: Highlight | Iterable[Highlight] | None = None, jumps: bool = True
+) -> str:
     """Graphviz dot source of one or several flows (needs pygraphviz)."""
-    return str(_agraph(_graphs(flows), _highlights(highlight)).string())
+    return str(_agraph(*_prepare(flows, highlight, jumps)).string())
 
 
 def render(
-    flows: Flows, format: str = "svg", *, highlight: Highlight | Iterable[Highlight] | None = None
+    flows: Flows,
+    format: str = "svg",
+    *,
+    highlight: Highlight | Iterable[Highlight] | None = None,
+    jumps: bool = True,
 ) -> bytes:
-    """Draw one or several flows in *format* (one of :data:`FORMATS`) and return the bytes."""
+    """Draw one or several flows in *format* (one of :data:`FORMATS`) and return the bytes.
+
+    ``highlight`` marks a task's path (see :func:`trace`); ``jumps=False`` leaves
+    out the jump points and their edges for a lighter picture.
+    """
     if format not in FORMATS:
         raise ValueError(f"Unknown diagram format {format!r}: use one of {', '.join(FORMATS)}.")
-    graphs = _graphs(flows)
     if format == "mermaid":
-        return to_mermaid(graphs, highlight=highlight).encode()
-    agraph = _agraph(graphs, _highlights(highlight))
+        return to_mermaid(flows, highlight=highlight, jumps=jumps).encode()
+    agraph = _agraph(*_prepare(flows, highlight, jumps))
     if format == "dot":
         return str(agraph.string()).encode()
     return bytes(agraph.draw(format=format, prog="dot"))
@@ -256,10 +290,11 @@ def _mermaid_node(node: GraphNode, mid: str) -> str:
     return f"{mid}({_mermaid_text(node.label)})"
 
 
-def to_mermaid(flows: Flows, *, highlight: Highlight | Iterable[Highlight] | None = None) -> str:
+def to_mermaid(
+    flows: Flows, *, highlight: Highlight | Iterable[Highlight] | None = None, jumps: bool = True
+) -> str:
     """Mermaid flowchart text of one or several flows (no C library needed)."""
-    graphs = _graphs(flows)
-    highlights = _highlights(highlight)
+    graphs, highlights = _prepare(flows, highlight, jumps)
     ids = _mermaid_ids(graphs)
     lines = ["flowchart TB"]
     for graph in graphs:

@@ -51,6 +51,9 @@ def test_png_pdf_dot_and_mermaid_files(tmp_path):
     text = (tmp_path / "a.mmd").read_text()
     assert text.startswith("flowchart TB\n")
     assert sum(1 for line in text.splitlines() if EDGE_LINE.match(line)) == 35
+    _run("Purchase", "--no-jumps", "-o", str(tmp_path / "lean.dot"))
+    lean = dot_facts((tmp_path / "lean.dot").read_text())
+    assert len(lean["edges"]) == 18 and all(style != "dashed" for *_, style in lean["edges"])
     # --format wins over the extension
     _run("Purchase", "-o", str(tmp_path / "b.txt"), "--format", "mermaid")
     assert (tmp_path / "b.txt").read_text() == text
@@ -99,3 +102,9 @@ def test_the_demo_command_writes_its_checkout(tmp_path):
     assert root.tag == f"{SVG}svg"
     facts = dot_facts((tmp_path / "demo.dot").read_text())
     assert "cluster_Purchase" in facts["clusters"] and len(facts["clusters"]) >= 3
+    # The diagram in the README and the docs is this one: same nodes, clusters and edges.
+    committed = ET.parse(ROOT / "docs" / "img" / "demo-flow.svg").getroot()
+    assert {t.text for t in committed.iter(f"{SVG}title")} == {t.text for t in root.iter(f"{SVG}title")}, (
+        "docs/img/demo-flow.svg is out of date: cd demo && python manage.py flowgraph Purchase "
+        "-o ../docs/img/demo-flow.svg"
+    )

@@ -315,3 +315,28 @@ def test_the_demo_checkout_is_drawn_completely():
     assert result.returncode == 0, result.stderr
     counts = json.loads(result.stdout.strip().splitlines()[-1])
     assert counts["actions"] >= 10 and counts["scaffolds"] >= 3
+
+
+def test_jumps_can_be_left_out_and_highlights_follow(graph):
+    facts = dot_facts(to_dot(graph, jumps=False))
+    assert len(facts["edges"]) == len(COMPLETE_EDGES) + 1
+    assert not [n for n in facts["nodes"] if n.endswith("__jump__")]
+    assert {f"cluster_{s}" for s in SCAFFOLDS} == set(facts["clusters"])
+    mark = trace(graph, [P + "ChooseItem", GUA + "LoginOrRegister"], CP + "SavedMethod")
+    lean = to_mermaid(graph, highlight=mark, jumps=False)
+    assert "goto:" not in lean and "_jump" not in lean
+    edge_lines = [line for line in lean.splitlines() if EDGE_LINE.match(line)]
+    styled = {int(line.split()[1]) for line in lean.splitlines() if line.strip().startswith("linkStyle")}
+    assert {EDGE_LINE.match(edge_lines[i]).group(1, 4) for i in styled} == {
+        ("ChooseItem", "GetUserAccount"), ("LoginOrRegister", "GetUserAccount_exit"),
+        ("GetUserAccount_exit", "ChoosePayment"),
+    }
+    nodes = dot_facts(to_dot(graph, highlight=mark, jumps=False))["nodes"]
+    assert nodes[CP + "SavedMethod"]["class"] == "fm_current"
+
+
+def test_the_model_and_renderers_are_importable_from_the_package():
+    import flowmachine
+
+    assert flowmachine.flow_graph is flow_graph
+    assert flowmachine.to_mermaid is to_mermaid and flowmachine.to_dot is to_dot

@@ -68,6 +68,12 @@ def test_the_svg_is_valid_and_draws_the_handlers_flows(client, debug):
     assert client.get("/plain/.flowgraph?flow=Nothing").status_code == 404
 
 
+def test_jumps_can_be_left_out(client, debug):
+    full = dot_facts(client.get("/buy/.flowgraph?format=dot").content.decode())
+    lean = dot_facts(client.get("/buy/.flowgraph?format=dot&jumps=0").content.decode())
+    assert len(full["edges"]) == 35 and len(lean["edges"]) == 18
+
+
 def test_an_unknown_format_is_a_400(client, debug):
     response = client.get("/buy/.flowgraph?format=gif")
     assert response.status_code == 400

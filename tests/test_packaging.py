@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -29,10 +30,37 @@ REQUIRED = [
     "flowmachine/backends/base.py",
     "flowmachine/backends/db.py",
     "flowmachine/backends/redis.py",
+    "flowmachine/backends/tmpfile.py",
     "flowmachine/migrations/0001_initial.py",
+    "flowmachine/migrations/0002_taskrecord_columns_funnelcount.py",
     "flowmachine/templates/flowmachine/error.html",
+    "flowmachine/templatetags/flowmachine.py",
+    "flowmachine/management/commands/cleanupflows.py",
+    "flowmachine/management/commands/flowstats.py",
+    "flowmachine/contrib/__init__.py",
+    "flowmachine/contrib/celery.py",
+    "flowmachine/contrib/crispy.py",
+    "flowmachine/admin.py",
+    "flowmachine/signals.py",
     "flowmachine/py.typed",
 ]
+
+#: What the sdist must hold besides the package: the source a packager builds and tests from.
+SDIST_REQUIRED = [
+    "pyproject.toml",
+    "README.md",
+    "CHANGELOG.md",
+    "LICENSE",
+    "MANIFEST.in",
+    "backends/db.py",
+    "flowmachine/py.typed",
+    "flowmachine/migrations/0001_initial.py",
+    "flowmachine/templates/flowmachine/error.html",
+    "tests/settings.py",
+    "tests/templates/shop/step.html",
+    "docs/index.md",
+]
+SDIST_LEFT_OUT = ["demo/", "docs/_build/", ".venv/", ".git/", "test-artifacts/"]
 
 #: Top-level folders of the repository that must never be shipped.
 NOT_SHIPPED = ["backends/", "tests/", "demo/", "docs/"]
@@ -66,6 +94,8 @@ files = {
         "flowmachine.backends.db",
         "flowmachine.backends.redis",
         "flowmachine.migrations.0001_initial",
+        "flowmachine.contrib",
+        "flowmachine.signals",
     ]
 }
 files["template"] = get_template("flowmachine/error.html").origin.name
@@ -74,20 +104,49 @@ print(json.dumps(files))
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build a wheel from a clean copy of the working tree."""
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``python -m build`` on a clean copy of the working tree: the sdist, then the wheel built from it."""
     source = tmp_path_factory.mktemp("source") / "django-flowmachine"
     shutil.copytree(ROOT, source, ignore=_IGNORE)
     out = tmp_path_factory.mktemp("dist")
     result = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(source)],
+        [sys.executable, "-m", "build", "--outdir", str(out), str(source)],
         capture_output=True,
         text=True,
     )
-    assert result.returncode == 0, f"building the wheel failed:\n{result.stdout}\n{result.stderr}"
-    wheels = list(out.glob("django_flowmachine-*.whl"))
+    assert result.returncode == 0, f"building failed:\n{result.stdout}\n{result.stderr}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> Path:
+    wheels = list(dist.glob("django_flowmachine-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
+
+
+@pytest.fixture(scope="module")
+def sdist_names(dist: Path) -> list[str]:
+    """The sdist's member names without the leading ``django_flowmachine-<version>/``."""
+    sdists = list(dist.glob("django_flowmachine-*.tar.gz"))
+    assert len(sdists) == 1, sdists
+    with tarfile.open(sdists[0]) as archive:
+        return [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
+
+
+@pytest.mark.parametrize("path", SDIST_REQUIRED)
+def test_sdist_contains(sdist_names: list[str], path: str) -> None:
+    assert path in sdist_names
+
+
+@pytest.mark.parametrize("folder", SDIST_LEFT_OUT)
+def test_sdist_leaves_out(sdist_names: list[str], folder: str) -> None:
+    leaked = [name for name in sdist_names if name.startswith(folder)]
+    assert not leaked, leaked
+
+
+def test_sdist_has_no_bytecode(sdist_names: list[str]) -> None:
+    assert not [name for name in sdist_names if "__pycache__" in name or name.endswith(".pyc")]
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +198,13 @@ def test_installed_wheel_imports_without_the_checkout(wheel: Path, tmp_path: Pat
     resolved_target = target.resolve()
     for name, file in files.items():
         assert Path(file).resolve().is_relative_to(resolved_target), f"{name} was imported from {file}"
+
+
+def test_the_version_is_the_same_in_pyproject_and_the_package() -> None:
+    import re
+
+    import flowmachine
+
+    declared = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert declared is not None
+    assert declared.group(1) == flowmachine.__version__

@@ -7,9 +7,22 @@ from django import forms
 from django.contrib.auth.models import AnonymousUser
 from django.urls import include, path
 
-from flowmachine import COMPLETE, Action, FlowHandler, InvalidJump, Linear, Scaffold, Transition
+from flowmachine import (
+    COMPLETE,
+    Action,
+    FlowHandler,
+    InvalidJump,
+    Linear,
+    Scaffold,
+    Transition,
+)
 from flowmachine.preconditions import RequiredState
-from flowmachine.testing import FlowReplay, PreconditionRefused, ReplayError, simple_paths
+from flowmachine.testing import (
+    FlowReplay,
+    PreconditionRefused,
+    ReplayError,
+    simple_paths,
+)
 from tests.flows import Purchase
 from tests.walker import Walker
 
@@ -30,7 +43,6 @@ class Seen:
 
     def process(self, request, component):
         Seen.calls.append(type(component).__name__)
-        return None
 
 
 class RpStep(Action):

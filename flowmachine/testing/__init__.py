@@ -11,21 +11,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "FINISHED",
+    "LINK",
+    "Coverage",
+    "Edge",
+    "FlowClient",
+    "FlowGraph",
+    "FlowPath",
     "FlowReplay",
     "PreconditionRefused",
     "ReplayError",
     "ReplayMismatch",
+    "coverage",
     "replay",
     "shortest_paths",
     "simple_paths",
-    "coverage",
-    "Coverage",
-    "Edge",
-    "FlowGraph",
-    "FlowPath",
-    "FlowClient",
-    "FINISHED",
-    "LINK",
 ]
 
 _LAZY = {
@@ -53,6 +53,20 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from flowmachine._paths import Coverage, Edge, FlowGraph, FlowPath, coverage, shortest_paths, simple_paths
+    from flowmachine._paths import (
+        Coverage,
+        Edge,
+        FlowGraph,
+        FlowPath,
+        coverage,
+        shortest_paths,
+        simple_paths,
+    )
     from flowmachine.testing._client import FINISHED, LINK, FlowClient
-    from flowmachine.testing._replay import FlowReplay, PreconditionRefused, ReplayError, ReplayMismatch, replay
+    from flowmachine.testing._replay import (
+        FlowReplay,
+        PreconditionRefused,
+        ReplayError,
+        ReplayMismatch,
+        replay,
+    )

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from django.urls import reverse
+from django.urls import resolve, reverse
 
-from flowmachine.components import Scaffold, Target
-from flowmachine.conf import flow_settings
 from flowmachine._engine import JUMP_PARAM
 from flowmachine._machine import FINAL
-from flowmachine._paths import FlowGraph, FlowPath, compile_flow
+from flowmachine._paths import Edge, FlowGraph, FlowPath, compile_flow
+from flowmachine.components import Scaffold, Target
+from flowmachine.conf import flow_settings
 
-__all__ = ["FlowClient", "FINISHED", "LINK"]
+__all__ = ["FINISHED", "LINK", "FlowClient"]
 
 #: ``expect=FINISHED``: the step finishes the task.
 FINISHED = FINAL
@@ -84,10 +84,17 @@ class FlowClient:
 
     @property
     def position(self) -> str:
-        """The stored position: an action's full state name, or FINISHED."""
+        """The stored position (an action's full state name, or FINISHED), else the page shown last.
+
+        A task is stored when it first changes, so until then the position is
+        that of the step whose page was shown last.
+        """
         record = self.record
-        assert record is not None, f"Task {self.task_id} is not in the store (expired?)."
-        return FINISHED if "done" in record else str(record["pos"])
+        if record is not None:
+            return FINISHED if "done" in record else str(record["pos"])
+        place = getattr(resolve(urlsplit(self.url).path).func, "place", None)
+        assert place is not None, f"Task {self.task_id} is not in the store, and {self.url} is not a step."
+        return str(place.name)
 
     @property
     def state(self) -> dict[str, Any]:
@@ -147,14 +154,22 @@ class FlowClient:
         self._after(response, status, expect)
         return response
 
-    def walk(self, path: FlowPath, data: Mapping[str, StepData] | None = None) -> FlowClient:
+    def walk(
+        self,
+        path: FlowPath,
+        data: Mapping[str, StepData] | None = None,
+        *,
+        after_each: Callable[[FlowClient, Edge], None] | None = None,
+    ) -> FlowClient:
         """Take each move of a generated *path* over HTTP, asserting the position after each.
 
-        *data* maps an action's label (``ChooseItem``), or a single move
-        (``SavedMethod~CardNumber``, ``ChooseItem-LoginOrRegister``), to its POST
-        data, to :data:`LINK`, or to a callable taking this client and returning
-        either. A COMPLETE move without data posts an empty form; a jump
-        without data follows the ``link_to`` link.
+        *data* maps an action's label (``ChooseItem``: used when it completes),
+        or a single move as path ids write it (``SavedMethod~CardNumber``;
+        a jump may also be named by its target, ``SavedMethod~NewPaymentMethod``), to its POST data, to :data:`LINK`, or to a callable taking this client and returning
+        either, or None when it took the step itself (a hand-off to another
+        site, say). A COMPLETE move without data posts an empty form; a jump
+        without data follows the ``link_to`` link. *after_each(client, edge)*
+        runs after each move has been checked, for assertions of your own.
         """
         data = data or {}
         graph = path.graph
@@ -165,10 +180,19 @@ class FlowClient:
             self.assert_at(edge.source)
             source, target = graph.label(edge.source), graph.label(edge.target)
             move = f"{source}{'~' if edge.is_jump else '-'}{target}"
-            given = data.get(move, data.get(source, LINK if edge.is_jump else None))
+            if edge.is_jump:
+                given = data.get(move, data.get(f"{source}~{edge.jump_target}", LINK))
+            else:
+                given = data.get(move, data.get(source))
             if callable(given) and given is not LINK:
                 given = given(self)
-            if given is LINK:
+                if given is None:  # the callable took the step itself
+                    pass
+                elif given is LINK:
+                    self.jump(edge.jump_target or target)
+                else:
+                    self.step(given)
+            elif given is LINK:
                 self.jump(edge.jump_target or target)
             else:
                 self.step(given)
@@ -176,6 +200,8 @@ class FlowClient:
                 self.assert_at(edge.target)
             except AssertionError as exc:
                 raise AssertionError(f"{path.id}: after {move}: {exc}") from None
+            if after_each is not None:
+                after_each(self, edge)
         return self
 
     # -- helpers --------------------------------------------------------------------
@@ -185,22 +211,33 @@ class FlowClient:
             assert response.status_code == status, (
                 f"{self.url} answered {response.status_code}, expected {status}: {response.content[:300]!r}"
             )
-        if response.status_code == 302 and self._task_url(response["Location"]):
-            self._arrive(response["Location"])
-        else:
-            self.response = response
+        self.follow(response)
         if expect is not None:
             self.assert_at(expect)
 
     def _task_url(self, url: str) -> bool:
         return flow_settings.FLOWS_TASK_ID_PARAM in parse_qs(urlsplit(url).query)
 
+    def follow(self, response: Any) -> Any:
+        """Follow *response* if it redirects into the task (after a hand-off to another site, say)."""
+        if response.status_code == 302 and self._task_url(response["Location"]):
+            self._arrive(response["Location"])
+        else:
+            self.response = response
+        return self.response
+
     def _arrive(self, url: str) -> None:
-        task_ids = parse_qs(urlsplit(url).query).get(flow_settings.FLOWS_TASK_ID_PARAM)
-        assert task_ids, f"{url} carries no task id."
-        self.task_id = task_ids[0]
-        self.url = url
-        self.response = self.client.get(url)
+        """GET a step of the task, following redirects to other steps (a GET may complete a step)."""
+        for _ in range(10):
+            task_ids = parse_qs(urlsplit(url).query).get(flow_settings.FLOWS_TASK_ID_PARAM)
+            assert task_ids, f"{url} carries no task id."
+            self.task_id = task_ids[0]
+            self.url = url
+            self.response = self.client.get(url)
+            if not (self.response.status_code == 302 and self._task_url(self.response["Location"])):
+                return
+            url = self.response["Location"]
+        raise AssertionError(f"Task {self.task_id} redirects in a loop, last to {url}.")
 
 
 def _default_store() -> Any:

@@ -17,11 +17,11 @@ from django.http import HttpRequest, HttpResponseBase
 from django.test import RequestFactory
 from django.urls import NoReverseMatch
 
-from flowmachine.components import COMPLETE, Scaffold, Target, _Jump
-from flowmachine.exceptions import FlowmachineError
 from flowmachine._engine import Refusal, Task, apply_entry
 from flowmachine._machine import FINAL, CompiledFlow, Place
 from flowmachine._paths import FlowGraph, FlowPath, compile_flow
+from flowmachine.components import COMPLETE, Scaffold, Target, _Jump
+from flowmachine.exceptions import FlowmachineError
 
 __all__ = ["FlowReplay", "PreconditionRefused", "ReplayError", "ReplayMismatch", "replay"]
 

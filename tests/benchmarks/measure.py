@@ -140,6 +140,7 @@ class Flow(Variant):
             self.url = location
 
     def record_size(self) -> int | None:
+        """Bytes of the task's record as the store writes it (msgpack, compressed when large)."""
         record = self.store.get_state(self.task_id)
         return None if record is None else len(encode_record(record))
 
@@ -153,10 +154,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def summary(samples_ns: list[int]) -> dict[str, Any]:
+def summary(samples_ns: list[int], cpu_ns: list[int] | None = None) -> dict[str, Any]:
+    """Median, p90, min and mean of wall-time samples (and the median CPU time), in ms."""
     ms = [s / 1e6 for s in samples_ns]
-    return {"n": len(ms), "median_ms": percentile(ms, 0.5), "p90_ms": percentile(ms, 0.9),
-            "min_ms": min(ms), "mean_ms": sum(ms) / len(ms)}
+    result = {"n": len(ms), "median_ms": percentile(ms, 0.5), "p90_ms": percentile(ms, 0.9),
+              "min_ms": min(ms), "mean_ms": sum(ms) / len(ms)}
+    if cpu_ns:
+        result["cpu_median_ms"] = percentile([s / 1e6 for s in cpu_ns], 0.5)
+    return result
 
 
 # -- timed walks ----------------------------------------------------------------
@@ -166,6 +171,8 @@ def summary(samples_ns: list[int]) -> dict[str, Any]:
 class Timings:
     start: list[int] = field(default_factory=list)
     step: list[int] = field(default_factory=list)
+    #: CPU time of this process per step: less sensitive to a busy machine than wall time.
+    step_cpu: list[int] = field(default_factory=list)
 
 
 def time_walks(variants: list[Variant], walks: int, warmup: int, step_range: Iterable[int] | None = None) -> dict[str, Timings]:
@@ -175,7 +182,7 @@ def time_walks(variants: list[Variant], walks: int, warmup: int, step_range: Ite
     noise falls on all of them alike.
     """
     results = {v.key: Timings() for v in variants}
-    clock = time.perf_counter_ns
+    clock, cpu = time.perf_counter_ns, time.process_time_ns
     gc.collect()
     for walk in range(warmup + walks):
         shift = walk % len(variants)
@@ -188,10 +195,12 @@ def time_walks(variants: list[Variant], walks: int, warmup: int, step_range: Ite
                 timings.start.append(clock() - t0)
             indexes = step_range if step_range is not None else range(variant.steps())
             for index in indexes:
+                c0 = cpu()
                 t0 = clock()
                 variant.step(index)
                 if keep:
                     timings.step.append(clock() - t0)
+                    timings.step_cpu.append(cpu() - c0)
     return results
 
 

@@ -139,7 +139,7 @@ def _compare(plan: dict[str, Any]) -> dict[str, Any]:
         counted.pop("requests")
         compare[variant.key] = {
             "label": variant.label,
-            "step": measure.summary(timed[variant.key].step),
+            "step": measure.summary(timed[variant.key].step, timed[variant.key].step_cpu),
             "start": measure.summary(timed[variant.key].start),
             **counted,
         }
@@ -162,7 +162,7 @@ def _scale(plan: dict[str, Any]) -> dict[str, Any]:
     for (key, label, flow), variant in zip(flows, scale_variants):
         counted = measure.counted_walk(variant, SCALE_STEPS)
         counted.pop("requests")
-        scale[key] = {"label": label, "step": measure.summary(timed[key].step), **counted,
+        scale[key] = {"label": label, "step": measure.summary(timed[key].step, timed[key].step_cpu), **counted,
                       "compile": _compile_cost(flow, plan["compile_reps"])}
     if plan["late_walks"]:
         _progress(f"timing steps {LATE_FROM + 1}-999 of the 1000-action flow ({plan['late_walks']} walks)")

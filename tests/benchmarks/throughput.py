@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -29,6 +30,8 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from flowmachine.backends.base import COMPRESSED_MARK
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "demo"
@@ -89,7 +92,7 @@ class Browser:
     def expect(self, method: str, url: str, status: int, data: dict[str, Any] | None = None) -> Answer:
         answer = self.request(method, url, data)
         if answer.status != status:
-            errors = re.findall(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', answer.body, re.S)
+            errors = re.findall(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', answer.body, re.DOTALL)
             detail = "; ".join(re.sub(r"<[^>]+>", " ", e).strip() for e in errors) or answer.body[:300]
             raise WalkError(f"{method} {url}: expected {status}, got {answer.status}: {detail!r}")
         return answer
@@ -323,12 +326,13 @@ def _product(server: Server) -> int:
     return int(match.group(1))
 
 
-def largest_records(server: Server, product: int) -> dict[str, int]:
-    """Walk the longest branches once each; the largest encoded record seen on each."""
+def largest_records(server: Server, product: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Walk the longest branches once each: the largest record seen on each, as stored and as plain msgpack."""
     import redis
 
     client = redis.Redis.from_url(server.redis_url)
     largest: dict[str, int] = {}
+    uncompressed: dict[str, int] = {}
 
     def measure(path: str) -> Callable[[str], None]:
         def on_step(task_id: str) -> None:
@@ -336,6 +340,8 @@ def largest_records(server: Server, product: int) -> dict[str, int]:
             if raw is not None:
                 body = raw.partition(b"\n")[2]  # the store's "<version>\n" prefix is not the record
                 largest[path] = max(largest.get(path, 0), len(body))
+                plain = len(zlib.decompress(body[1:])) if body[:1] == COMPRESSED_MARK else len(body)
+                uncompressed[path] = max(uncompressed.get(path, 0), plain)
         return on_step
 
     suffix = secrets.token_hex(4)
@@ -359,7 +365,7 @@ def largest_records(server: Server, product: int) -> dict[str, int]:
             walk(browser, product, plan, VALUES, measure(name))
     finally:
         client.close()
-    return largest
+    return largest, uncompressed
 
 
 @dataclass
@@ -435,10 +441,11 @@ def run(workdir: Path, redis_url: str, duration: float, threads: int, max_reques
     try:
         server.start()
         product = _product(server)
-        records = largest_records(server, product)
+        records, plain = largest_records(server, product)
         result = run_load(server, product, duration, threads, max_requests)
     finally:
         server.stop()
     result["demo_record_bytes"] = records
+    result["demo_record_bytes_uncompressed"] = plain
     result["demo_record_bytes_max"] = max(records.values()) if records else None
     return result

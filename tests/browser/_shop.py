@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgpack
 from playwright.sync_api import Page, expect
+
+from flowmachine.backends.base import decode_record
 
 PASSWORD = "Browser-pass-77"
 SAVED_LABEL = "Visa ending 1111 (saved in tests)"
@@ -78,7 +79,7 @@ class DemoDatabase:
         rows = self.rows("SELECT data FROM flowmachine_taskrecord WHERE task_id = ?", task_id)
         if not rows:
             return None
-        record = msgpack.unpackb(bytes(rows[0][0]), raw=False, strict_map_key=False)
+        record = decode_record(bytes(rows[0][0]))
         return dict(record.get("data") or {})
 
     def age_task(self, task_id: str, seconds: int) -> None:

@@ -35,6 +35,10 @@ class Command(BaseCommand):
             help="output format (default: from the file's extension, else dot). "
             "All but mermaid need the diagrams extra (pygraphviz).",
         )
+        parser.add_argument(
+            "--no-jumps", action="store_true",
+            help="leave out the jump points and their dashed goto:Name edges",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         flow = find_flow(options["flow"])
@@ -50,7 +54,7 @@ class Command(BaseCommand):
                 )
         fmt = fmt or "dot"
         try:
-            data = render(flow, fmt)
+            data = render(flow, fmt, jumps=not options["no_jumps"])
         except DiagramsUnavailable as exc:
             raise CommandError(str(exc)) from exc
         except FlowDefinitionError as exc:

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from flowmachine._engine import is_valid_task_id
 from flowmachine.conf import flow_settings
 from flowmachine.exceptions import TaskError
-from flowmachine._engine import is_valid_task_id
 
 #: What a redacted value becomes in an export.
 REDACTED = "<redacted>"
