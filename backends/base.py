@@ -15,6 +15,7 @@ and one write stay small however long the journey.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import msgpack
@@ -34,7 +35,55 @@ __all__ = [
     "StoreUnavailable",
     "encode_record",
     "decode_record",
+    "StateTooLargeError",
+    "StateTooDeepError",
 ]
+
+#: Records nested deeper than this (lists and dicts in lists and dicts) are refused as corrupt.
+MAX_DEPTH = 64
+
+
+class StateTooLargeError(StateEncodingError):
+    """A task's record would be larger than ``FLOWS_MAX_STATE_BYTES``."""
+
+    def __init__(self, size: int, limit: int, record: dict[str, Any]) -> None:
+        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        sizes = sorted(((len(_packb(v)), str(k)) for k, v in data.items()), reverse=True)[:3]
+        self.size, self.limit = size, limit
+        self.flow, self.position = record.get("flow"), record.get("pos")
+        self.key = sizes[0][1] if sizes else "<record>"
+        self.value = None
+        largest = ", ".join(f"{k!r} ({n:,} bytes)" for n, k in sizes) or "none"
+        Exception.__init__(
+            self,
+            f"The task record of flow {self.flow!r} at {self.position!r} is {size:,} bytes encoded, over "
+            f"FLOWS_MAX_STATE_BYTES ({limit:,}). Largest state keys: {largest}. Keep large data in your "
+            f"own models and store its primary key in the state, or raise the setting.",
+        )
+
+
+class StateTooDeepError(StateEncodingError):
+    """A task's state nests lists and dicts deeper than :data:`MAX_DEPTH`."""
+
+    def __init__(self, key: str, record: dict[str, Any]) -> None:
+        self.key, self.value, self.flow = key, None, record.get("flow")
+        Exception.__init__(
+            self,
+            f"The task state of flow {self.flow!r} nests lists and dicts more than {MAX_DEPTH} deep under "
+            f"key {key!r}: such records are refused when read back. Flatten the value.",
+        )
+
+
+def _packb(value: Any) -> bytes:
+    try:
+        return msgpack.packb(value, use_bin_type=True, datetime=True)  # type: ignore[no-any-return]
+    except (TypeError, ValueError, OverflowError):
+        return b""
+
+
+def max_state_bytes() -> int:
+    """The largest encoded (uncompressed) record a store writes or reads: ``FLOWS_MAX_STATE_BYTES``."""
+    return int(flow_settings.FLOWS_MAX_STATE_BYTES)
 
 
 #: Records whose msgpack encoding reaches this many bytes are stored zlib-compressed
@@ -53,6 +102,13 @@ def encode_record(record: dict[str, Any]) -> bytes:
     except (TypeError, ValueError, OverflowError):
         _raise_for_unencodable(record)
         raise
+    limit = max_state_bytes()
+    if len(raw) > limit:
+        raise StateTooLargeError(len(raw), limit, record)
+    if _too_deep(record, MAX_DEPTH):
+        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        key = next((str(k) for k, v in data.items() if _too_deep(v, MAX_DEPTH - 2)), "<record>")
+        raise StateTooDeepError(key, record)
     if len(raw) >= COMPRESS_FROM:
         compressed = COMPRESSED_MARK + zlib.compress(raw)
         if len(compressed) < len(raw):
@@ -78,22 +134,51 @@ def _raise_for_unencodable(record: dict[str, Any]) -> None:
 
 
 def decode_record(raw: bytes) -> dict[str, Any]:
-    """Decode bytes written by :func:`encode_record`; raise CorruptStateError otherwise."""
+    """Decode bytes written by :func:`encode_record`; raise CorruptStateError otherwise.
+
+    Hostile bytes cannot make it allocate much: records over ``FLOWS_MAX_STATE_BYTES``
+    (after decompression), lengths beyond that and nesting deeper than :data:`MAX_DEPTH`
+    are refused as corrupt.
+    """
+    limit = min(max_state_bytes(), MAX_RECORD_BYTES)
     if raw[:1] == COMPRESSED_MARK:
         inflater = zlib.decompressobj()
         try:
-            raw = inflater.decompress(raw[1:], MAX_RECORD_BYTES)
+            raw = inflater.decompress(raw[1:], limit + 1)
         except zlib.error as exc:
             raise CorruptStateError(f"Task record cannot be decompressed: {exc}") from exc
+        if len(raw) > limit:
+            raise CorruptStateError(f"Task record decompresses to more than FLOWS_MAX_STATE_BYTES ({limit:,}).")
         if inflater.unconsumed_tail or not inflater.eof:
-            raise CorruptStateError("Task record is truncated or decompresses to more than 16 MiB.")
+            raise CorruptStateError("Task record is truncated.")
+    if len(raw) > limit:
+        raise CorruptStateError(f"Task record is {len(raw):,} bytes, over FLOWS_MAX_STATE_BYTES ({limit:,}).")
     try:
-        record = msgpack.unpackb(raw, raw=False, timestamp=3, strict_map_key=False)
+        record = msgpack.unpackb(
+            raw, raw=False, timestamp=3, strict_map_key=False,
+            max_str_len=limit, max_bin_len=limit, max_array_len=limit, max_map_len=limit, max_ext_len=limit,
+        )
     except Exception as exc:  # msgpack raises several unrelated types on bad input
         raise CorruptStateError(f"Task record cannot be decoded: {exc}") from exc
     if not isinstance(record, dict) or not isinstance(record.get("version"), int):
         raise CorruptStateError("Task record has no version: it was not written by flowmachine.")
+    if _too_deep(record, MAX_DEPTH):
+        raise CorruptStateError(f"Task record nests lists and dicts more than {MAX_DEPTH} deep.")
     return record
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether *value* nests containers more than *limit* levels (iteratively: no recursion limit)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
+    return False
 
 
 class BaseStateStore:
@@ -112,6 +197,31 @@ class BaseStateStore:
 
     def touch(self, task_id: str) -> None:
         """Mark the task as used now without changing it. Optional; default does nothing."""
+
+    # -- optional: listing the records (``manage.py flowtasks``) -------------
+
+    def iter_task_ids(self) -> Iterator[str]:
+        """Yield the id of every live (unexpired) record, in no particular order. Optional."""
+        raise NotImplementedError(
+            f"{type(self).__module__}.{type(self).__name__} cannot list its tasks: implement "
+            f"iter_task_ids() (or iter_states()) to use manage.py flowtasks with this store."
+        )
+
+    def iter_states(self) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        """Yield ``(task_id, record)`` for every live record; the record is None if it cannot be decoded.
+
+        Listing must not count as using a task: it does not refresh expiry. The
+        default reads each id from :meth:`iter_task_ids` with :meth:`get_state`;
+        the built-in stores read in batches without touching.
+        """
+        for task_id in self.iter_task_ids():
+            try:
+                record = self.get_state(task_id)
+            except CorruptStateError:
+                yield task_id, None
+                continue
+            if record is not None:
+                yield task_id, record
 
     # -- methods subclasses must implement ---------------------------------
 

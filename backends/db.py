@@ -8,6 +8,7 @@ version read, so a step costs at most two queries.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.utils import timezone
 from flowmachine.backends.base import (
     BaseStateStore,
     ConflictError,
+    CorruptStateError,
     StoreUnavailable,
 )
 
@@ -127,4 +129,24 @@ class StateStore(BaseStateStore):
         try:
             TaskRecord.objects.using(self._db()).filter(task_id=task_id).update(accessed=timezone.now())
         except DatabaseError as exc:
+            raise StoreUnavailable(f"The task database is unavailable: {exc}") from exc
+
+    def _live(self) -> Any:
+        cutoff = timezone.now() - timedelta(seconds=self.idle_timeout)
+        return TaskRecord.objects.using(self._db()).filter(accessed__gte=cutoff).order_by("task_id")
+
+    def iter_task_ids(self) -> Iterator[str]:
+        try:
+            yield from self._live().values_list("task_id", flat=True).iterator(chunk_size=1000)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"The task database is unavailable: {exc}") from exc
+
+    def iter_states(self) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        try:
+            for task_id, data in self._live().values_list("task_id", "data").iterator(chunk_size=500):
+                try:
+                    yield task_id, self.decode(bytes(data))
+                except CorruptStateError:
+                    yield task_id, None
+        except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"The task database is unavailable: {exc}") from exc

@@ -217,6 +217,9 @@ class StateStore(BaseStateStore):
             raw = self.client.getex(self.key(task_id), ex=self._ttl())
         if raw is None:
             return None
+        return self._parse(task_id, raw)
+
+    def _parse(self, task_id: str, raw: bytes) -> dict[str, Any]:
         head, sep, body = bytes(raw).partition(b"\n")
         if not sep or not head.isdigit():
             raise CorruptStateError(f"Task {task_id[:8]}… has no version prefix: it was not written by flowmachine.")
@@ -224,6 +227,39 @@ class StateStore(BaseStateStore):
         if record["version"] != int(head):
             raise CorruptStateError(f"Task {task_id[:8]}… has a version prefix that does not match its record.")
         return record
+
+    def iter_task_ids(self) -> Iterator[str]:
+        """The ids under this store's key prefix, found with SCAN (never KEYS): Redis drops expired keys."""
+        prefix = flow_settings.FLOWS_REDIS_KEY_PREFIX
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
+        with _translate_errors("scan"):
+            for key in self.client.scan_iter(match=pattern, count=1000):
+                yield (key.decode() if isinstance(key, bytes) else str(key))[len(prefix):]
+
+    def iter_states(self) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        """Records read in pipelined batches with GET, which leaves their expiry alone."""
+        batch: list[str] = []
+        for task_id in self.iter_task_ids():
+            batch.append(task_id)
+            if len(batch) == 200:
+                yield from self._read_batch(batch)
+                batch = []
+        if batch:
+            yield from self._read_batch(batch)
+
+    def _read_batch(self, ids: list[str]) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        with _translate_errors("batch"):
+            pipe = self.client.pipeline(transaction=False)
+            for task_id in ids:
+                pipe.get(self.key(task_id))
+            values = pipe.execute()
+        for task_id, raw in zip(ids, values):
+            if raw is None:
+                continue  # expired since the scan
+            try:
+                yield task_id, self._parse(task_id, raw)
+            except CorruptStateError:
+                yield task_id, None
 
     def put_state(self, task_id: str, state: dict[str, Any]) -> None:
         version = int(state["version"])

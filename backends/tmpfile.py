@@ -108,6 +108,28 @@ class StateStore(BaseStateStore):
             if not self._expired(path.stat().st_mtime):
                 os.utime(path)
 
+    def iter_task_ids(self) -> Iterator[str]:
+        """The ids of the unexpired task files."""
+        directory = self.directory
+        if not directory.is_dir():
+            return
+        for path in sorted(directory.glob(f"*{DATA_SUFFIX}")):
+            task_id = path.name[: -len(DATA_SUFFIX)]
+            with suppress(FileNotFoundError):
+                if _TASK_ID.fullmatch(task_id) and not self._expired(path.stat().st_mtime):
+                    yield task_id
+
+    def iter_states(self) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        """Each unexpired file's record, read without touching its modification time."""
+        for task_id in self.iter_task_ids():
+            raw = self._read(self.path(task_id))
+            if raw is None:
+                continue
+            try:
+                yield task_id, self.decode(raw)
+            except CorruptStateError:
+                yield task_id, None
+
     def cleanup(self, *, dry_run: bool = False) -> list[tuple[str, dict[str, Any] | None]]:
         """Remove the files of expired tasks; return each one's id and record (None if unreadable)."""
         removed: list[tuple[str, dict[str, Any] | None]] = []

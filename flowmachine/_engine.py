@@ -417,6 +417,17 @@ class Task:
         params.update(query or {})
         return f"{self._reverse(place)}?{urlencode(params, doseq=True)}"
 
+    def resume_url(self, request: HttpRequest | None = None) -> str:
+        """A local URL that brings this user back to the current step (after logging in, say).
+
+        A task without a record is restarted from its entry instead: its id is
+        bound to the CSRF cookie, which logging in rotates.
+        """
+        if self.provisional:
+            query = {k: v for k, v in self.carry.items() if k != JUMP_PARAM}
+            return f"{self.restart_url(request)}?{urlencode(query)}" if query else self.restart_url(request)
+        return self.url_for(request, self.current_place)
+
     def jump_link(self, request: HttpRequest, place: Place, target: str, query: dict[str, Any]) -> str:
         return self.url_for(request, place, {JUMP_PARAM: target, **query})
 

@@ -71,6 +71,8 @@ class FlowComponent:
     preconditions: ClassVar[Sequence[Any]] = ()
     #: Human title for progress trails; None derives it from the class name.
     title: ClassVar[str | None] = None
+    #: Former class names, so tasks saved under an older deploy resume here (see docs/deploys.md).
+    renamed_from: ClassVar[Sequence[str]] = ()
     #: State keys this component needs set before it runs (checked at start-up;
     #: ``RequiredState`` preconditions count too). On a scaffold: every action in it.
     reads: ClassVar[Sequence[str]] = ()
@@ -189,6 +191,8 @@ class Scaffold(FlowComponent):
     action_set: ClassVar[Sequence[Target]] = ()
     #: None (actions decide), :class:`~flowmachine.Linear`, or a Transition subclass.
     transition: ClassVar[Any] = None
+    #: On an entry point: {old component name: new name} for tasks saved under an older deploy.
+    renames: ClassVar[dict[str, str]] = {}
     #: On an entry point: the state keys every task starts with (``initial_state``).
     initial_keys: ClassVar[Sequence[str]] = ()
 

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "FLOWS_REDIS_SENTINEL_SERVICE": None,
     "FLOWS_TMPFILE_DIR": None,
     "FLOWS_JOURNAL_LENGTH": 50,
+    "FLOWS_MAX_STATE_BYTES": 64 * 1024,
     "FLOWS_EXPORT_REDACT": True,
     "FLOWS_FUNNEL": None,
     "FLOWS_FUNNEL_KEY_PREFIX": "flowmachine:funnel:",

@@ -69,8 +69,7 @@ class LoginRequired(Precondition):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             return None
-        next_url = component.task.url_for(request, component.task.current_place)
-        return redirect_to_login(next_url, self.login_url)
+        return redirect_to_login(component.task.resume_url(request), self.login_url)
 
     def __repr__(self) -> str:
         return f"LoginRequired(login_url={self.login_url!r})"

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
@@ -381,7 +383,34 @@ class Browser:
         return self.request("POST", url, data)
 
 
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """The hidden fields of a rendered flow form (task id, page version), CSRF token left out."""
+    return {k: unescape(v) for k, v in _HIDDEN.findall(html) if k != "csrfmiddlewaretoken"}
+
+
 def task_id_of(url: str) -> str:
     match = _TASK.search(url)
     assert match, url
     return match.group(1)
+
+
+# -- fixtures (imported by tests/conftest.py) -----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_pg() -> Iterator[str]:
+    """A migrated PostgreSQL database with user alice, for app server processes; one per session."""
+    if not pg_available():
+        pytest.skip(f"PostgreSQL is not reachable at {PG['host']}:{PG['port']}")
+    with pg_database({}) as name:
+        yield name
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> Iterator[str]:
+    """The URL of one node of a real local three-master Redis Cluster, torn down after the session."""
+    with redis_cluster() as nodes:
+        yield f"redis://127.0.0.1:{nodes[0].port}/0"

@@ -18,6 +18,10 @@ from tests.urls import urlpatterns as checkout_patterns
 
 HOLD_LOCK = 4242_4242
 
+#: Called by the Hold step between reading and saving its task (tests set it to
+#: stop a real service mid-request); None does nothing.
+hold_hook = None
+
 
 class _Step(Action):
     template_name = "shop/step.html"
@@ -144,6 +148,8 @@ class HoldStep(_Step):
     form_class = TextForm
 
     def form_valid(self, form):
+        if hold_hook is not None:
+            hold_hook()
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [HOLD_LOCK])

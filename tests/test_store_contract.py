@@ -106,7 +106,7 @@ class FileBackdoor:
 # The db store's cases carry the django_db mark statically: pytest-django sets
 # the test database up only for collected tests that ask for it that way.
 # "redis-cluster" is the Redis store on a real three-master Redis Cluster the
-# session starts on loopback ports (tests/_servers.py).
+# session starts on loopback ports (fixture redis_cluster_url, tests/_servers.py).
 CLUSTER = pytest.param("redis-cluster", marks=pytest.mark.slow)
 
 
@@ -120,15 +120,6 @@ def kind(request: pytest.FixtureRequest) -> str:
 )
 def threaded_kind(request: pytest.FixtureRequest) -> str:
     return request.param
-
-
-@pytest.fixture(scope="session")
-def redis_cluster_url() -> Any:
-    """The URL of one node of a real local Redis Cluster, torn down after the session."""
-    from tests._servers import redis_cluster
-
-    with redis_cluster() as nodes:
-        yield f"redis://127.0.0.1:{nodes[0].port}/0"
 
 
 @contextmanager

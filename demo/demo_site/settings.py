@@ -19,8 +19,8 @@ Environment variables:
     Seconds a checkout may stay unused before it expires; default 1800.
 """
 
-from pathlib import Path
 import os
+from pathlib import Path
 
 import django
 from django.core.exceptions import ImproperlyConfigured
@@ -118,7 +118,7 @@ elif FLOWS_DEMO_STORE == "redis":
 else:
     raise ImproperlyConfigured(f"FLOWS_DEMO_STORE must be 'db' or 'redis', not {FLOWS_DEMO_STORE!r}.")
 
-FLOWS_TASK_IDLE_TIMEOUT = int(os.environ.get("FLOWS_DEMO_IDLE_TIMEOUT", 30 * 60))
+FLOWS_TASK_IDLE_TIMEOUT = int(os.environ.get("FLOWS_DEMO_IDLE_TIMEOUT", "1800"))
 
 LOGGING = {
     "version": 1,

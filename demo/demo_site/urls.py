@@ -2,7 +2,6 @@
 
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-
 from shop import views
 from shop.flows import handler
 

@@ -31,7 +31,11 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth import get_user_model, login
-from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm, UserCreationForm
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    SetPasswordForm,
+    UserCreationForm,
+)
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
@@ -40,9 +44,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from flowmachine import Action, Scaffold, COMPLETE, Linear, FlowHandler
-from flowmachine.preconditions import RequiredState, LoginRequired
-
+from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold
+from flowmachine.preconditions import LoginRequired, RequiredState
 from shop.models import Order, Product, SavedPaymentMethod
 from shop.views import PAYPAL_SALT
 

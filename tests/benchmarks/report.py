@@ -27,7 +27,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
            and "store_sql_per_request_max" in v]
     redis = compare.get("fm-redis", {}).get("redis_per_request_max")
     throughput = results.get("throughput") or {}
-    compile_1000 = scale.get("linear-1000", {}).get("compile", {}).get("median_s")
+    compile_1000 = scale.get("linear-1000", {}).get("compile", {}).get("best_s")
     return [
         _target("flowmachine step / FormView step (db store, SQLite)", _ratio(fm, compare.get("floor")), 1.25,
                 unit="x"),
@@ -79,12 +79,13 @@ def table(results: dict[str, Any]) -> str:
         fm = key.startswith("fm-")
         rows.append([
             item["label"], _fmt(item["step"]["median_ms"]), _fmt(item["step"]["p90_ms"]),
+            _fmt(item["step"].get("cpu_median_ms")),
             _fmt(_ratio(item, floor)), _fmt(_ratio(item, wizard)),
             _fmt(item["store_sql_per_request_max"]) if fm else "-", _fmt(item["sql_per_step"]),
             _fmt(item["redis_per_request_max"]) if key == "fm-redis" else "-",
             _fmt(item["record_bytes_max"]),
         ])
-    out.append(_rows(["variant", "median", "p90", "/floor", "/wizard", "store SQL/req", "SQL/step",
+    out.append(_rows(["variant", "median", "p90", "CPU median", "/floor", "/wizard", "store SQL/req", "SQL/step",
                       "Redis cmds/req", "record B"], rows))
     out += ["", "Scaling (db store, SQLite; steps 1-9 of each flow):"]
     rows = []
@@ -93,9 +94,12 @@ def table(results: dict[str, Any]) -> str:
         rows.append([
             item["label"], _fmt(item["step"]["median_ms"]), _fmt(item["step"]["p90_ms"]),
             _fmt(item.get("store_sql_per_request_max")), _fmt(item.get("record_bytes_max", item.get("record_bytes"))),
-            _fmt(compile_cost["median_s"] * 1000, 1) if compile_cost else "-",
+            _fmt(item["step"].get("cpu_median_ms")),
+            _fmt(compile_cost["best_s"] * 1000, 1) if compile_cost else "-",
+            _fmt(compile_cost["cpu_best_s"] * 1000, 1) if compile_cost else "-",
         ])
-    out.append(_rows(["flow", "median", "p90", "store SQL/req", "record B", "compile ms"], rows))
+    out.append(_rows(["flow", "median", "p90", "store SQL/req", "record B", "CPU median", "compile ms",
+                      "compile CPU ms"], rows))
     out += ["", "Throughput (the demo under gunicorn, Redis store):"]
     tp = results.get("throughput")
     if not tp:
@@ -111,7 +115,9 @@ def table(results: dict[str, Any]) -> str:
         )
         for sample in tp["error_samples"]:
             out.append(f"  error: {sample}")
-        sizes = ", ".join(f"{k} {v} B" for k, v in tp["demo_record_bytes"].items())
+        plain = tp.get("demo_record_bytes_uncompressed", {})
+        sizes = "; ".join(f"{k} {v} B ({plain.get(k, '?')} B before compression)"
+                          for k, v in tp["demo_record_bytes"].items())
         out.append(f"  demo task record at its largest, per branch: {sizes}")
     out += ["", "Targets:"]
     for t in results["targets"]:

@@ -149,13 +149,12 @@ def _compare(plan: dict[str, Any]) -> dict[str, Any]:
 def _scale(plan: dict[str, Any]) -> dict[str, Any]:
     """Per-step time and compile cost of growing and deepening flows."""
     from tests.benchmarks import measure, urls
-    from tests.benchmarks.flows import LINEAR_FLOWS, NESTED_FLOWS
+    from tests.benchmarks.flows import LINEAR_FLOWS
 
     scale: dict[str, Any] = {}
-    flows = [(f"linear-{n}", f"{n} actions, one scaffold", flow) for n, flow in LINEAR_FLOWS.items()]
-    flows += [(f"nested-{d}", f"10 actions {d} scaffold{'s' if d > 1 else ''} deep", flow) for d, flow in NESTED_FLOWS.items()]
-    store = urls.SCALE_HANDLER.get_store()
-    scale_variants = [measure.Flow(key, label, f"/scale/{flow.url}", store, steps=len(SCALE_STEPS))
+    flows = [(key, label, flow) for key, (label, flow, _) in urls.SCALE_FLOWS.items()]
+    store = urls.SCALE_STORE
+    scale_variants = [measure.Flow(key, label, f"/scale/{key}/{flow.url}", store, steps=len(SCALE_STEPS))
                       for key, label, flow in flows]
     _progress(f"timing steps 1-{len(SCALE_STEPS)} of the scaling flows: {plan['scale_walks']} walks each")
     timed = measure.time_walks(scale_variants, plan["scale_walks"], max(1, plan["warmup"] // 2), SCALE_STEPS)
@@ -171,20 +170,25 @@ def _scale(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def _compile_cost(flow: Any, reps: int) -> dict[str, Any]:
-    """Seconds to compile *flow* and build its URL patterns in a fresh handler (best and median)."""
+    """Seconds to compile *flow* alone, and with its URL patterns in a fresh handler (best of *reps*)."""
     from flowmachine import FlowHandler
+    from flowmachine._machine import CompiledFlow
     from flowmachine.handler import _handlers
 
-    times = []
+    machine, total, cpu = [], [], []
     for _ in range(reps):
         t0 = time.perf_counter()
+        CompiledFlow(flow, "")
+        machine.append(time.perf_counter() - t0)
+        c0, t0 = time.process_time(), time.perf_counter()
         handler = FlowHandler(app_namespace="compile-cost")
         handler.register_entry_point(flow)
         handler.urls  # compiles the flow and builds its URL patterns
-        times.append(time.perf_counter() - t0)
+        total.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         _handlers.remove(handler)
-    times.sort()
-    return {"best_s": times[0], "median_s": times[len(times) // 2], "reps": reps}
+    return {"best_s": min(total), "median_s": sorted(total)[len(total) // 2], "cpu_best_s": min(cpu),
+            "machine_only_best_s": min(machine), "reps": reps}
 
 
 def _late_steps(flow: Any, store: Any, walks: int) -> dict[str, Any]:
@@ -192,7 +196,7 @@ def _late_steps(flow: Any, store: Any, walks: int) -> dict[str, Any]:
     from tests.benchmarks import measure
 
     samples: list[int] = []
-    variant = measure.Flow("linear-1000-late", "", f"/scale/{flow.url}", store)
+    variant = measure.Flow("linear-1000-late", "", f"/scale/linear-1000/{flow.url}", store)
     for _ in range(walks):
         variant.start()
         for index in range(LATE_FROM):

@@ -38,8 +38,16 @@ for _name, _factory in STORES.items():
     _handler.register_entry_point(Checkout)
     urlpatterns.append(path(f"fm/{_name}/", include(_handler.urls)))
 
-#: Scaling flows, all on the SQLite db store.
-SCALE_HANDLER = FlowHandler(app_namespace="scale", state_store=DbStore(using="default"), on_complete_url=DONE_URL)
-for _flow in [*LINEAR_FLOWS.values(), *NESTED_FLOWS.values()]:
-    SCALE_HANDLER.register_entry_point(_flow)
-urlpatterns.append(path("scale/", include(SCALE_HANDLER.urls)))
+#: Scaling flows on the SQLite db store, each under its own handler and prefix so
+#: that Django's URL resolver reaches every flow's first actions equally fast.
+SCALE_STORE = DbStore(using="default")
+SCALE_FLOWS: dict[str, tuple[str, Any, FlowHandler]] = {}
+for _key, _label, _flow in [
+    *((f"linear-{n}", f"{n} actions, one scaffold", f) for n, f in LINEAR_FLOWS.items()),
+    *((f"nested-{d}", f"10 actions, {d} scaffold{'s' if d > 1 else ''} deep", f) for d, f in NESTED_FLOWS.items()),
+]:
+    _handler = FlowHandler(app_namespace=f"scale_{_key.replace('-', '_')}", state_store=SCALE_STORE,
+                           on_complete_url=DONE_URL)
+    _handler.register_entry_point(_flow)
+    SCALE_FLOWS[_key] = (_label, _flow, _handler)
+    urlpatterns.append(path(f"scale/{_key}/", include(_handler.urls)))

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, expect
-
 from flowmachine.backends.base import decode_record
+from playwright.sync_api import Page, expect
 
 PASSWORD = "Browser-pass-77"
 SAVED_LABEL = "Visa ending 1111 (saved in tests)"
@@ -42,7 +41,7 @@ USERS = {
         "path-login-saved", "path-login-card", "path-login-bank", "path-login-paypal",
         "path-forgot-saved", "path-forgot-card", "path-forgot-bank", "path-forgot-paypal",
         "change-one", "change-branch", "back-button", "two-tabs", "mid-login", "double-click",
-        "double-post", "expiry", "screens", "redis-saved", "redis-tabs", "redis-expiry",
+        "double-post", "expiry", "sam", "redis-saved", "redis-tabs", "redis-expiry",
     ]
 }
 
@@ -231,14 +230,24 @@ class Shopper:
         self.page.get_by_label("City").fill(city)
         self.press("Continue")
 
-    def pay_with_paypal(self, email: str, save: bool = False) -> None:
-        """From the PayPal step: hand off to the simulated PayPal and approve."""
+    def pay_with_paypal(self, email: str, save: bool = False, cancel_first: bool = False) -> None:
+        """From the PayPal step: hand off to the simulated PayPal, approve, come back into the task."""
         self.expect_step("PayPal")
+        task = task_id(self.page)
+        if cancel_first:
+            self.press("Continue to PayPal")
+            expect(self.page).to_have_title("PayPal (simulated)")
+            self.press("Cancel and return to the shop")
+            self.expect_step("PayPal")
+            expect(self.page.locator(".errorlist")).to_contain_text("You cancelled at PayPal")
         self.page.get_by_label("Save this payment method for next time").set_checked(save)
         self.press("Continue to PayPal")
         expect(self.page).to_have_title("PayPal (simulated)")
+        assert "_t=" not in self.page.url.split("?")[0]
         self.page.get_by_label("PayPal email address").fill(email)
         self.press("Agree and pay")
+        expect(self.page.locator("main h1")).not_to_have_text("PayPal")
+        assert task_id(self.page) == task, "PayPal returned into another task"
 
     def confirm(self) -> None:
         self.expect_step("Confirm and pay")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser._browser import browser, context, page, pytest_runtest_makereport  # noqa: F401
-from tests.browser._shop import DemoDatabase, DemoServer, USERS
+from tests.browser._shop import USERS, DemoDatabase, DemoServer
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo"
@@ -65,6 +65,7 @@ def _demo_env(db_path: Path, extra: dict[str, str]) -> dict[str, str]:
 def start_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A function that starts a demo server (``store="db"`` or ``"redis"``) for this session."""
     servers: list[DemoServer] = []
+    logs: list[object] = []
 
     def start(store: str = "db", **extra_env: str) -> DemoServer:
         workdir = tmp_path_factory.mktemp(f"demo-{store}")
@@ -74,7 +75,8 @@ def start_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         setup = _SETUP.format(users=[(u.name, u.password, u.saved) for u in USERS.values()])
         subprocess.run([sys.executable, "-c", setup], cwd=DEMO, env=env, check=True, timeout=120)
         port = _free_port()
-        log = open(workdir / "server.log", "w")
+        log = open(workdir / "server.log", "w")  # noqa: SIM115 - the server writes to it until the session ends
+        logs.append(log)
         process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],
             cwd=DEMO, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -88,7 +90,6 @@ def start_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    log.close()
                     raise RuntimeError(f"the demo server did not start:\n{server.log_path.read_text()}")
                 time.sleep(0.2)
         return server
@@ -100,6 +101,8 @@ def start_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
             server.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.process.kill()
+    for log in logs:
+        log.close()
 
 
 @pytest.fixture(scope="session")
