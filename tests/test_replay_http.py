@@ -85,7 +85,8 @@ def test_the_plugin_is_registered_once(request):
     plugin = manager.get_plugin("flowmachine.testing.plugin")
     assert plugin is not None
     assert [p for p in manager.get_plugins() if p is plugin] == [plugin]
-    assert "flow_client" in request.fixturenames or request.getfixturevalue  # the fixture resolves below
+    # loaded from the pytest11 entry point of the installed distribution, not by a conftest
+    assert [dist.project_name for p, dist in manager.list_plugin_distinfo() if p is plugin] == ["django-flowmachine"]
 
 
 def test_the_fixture_is_a_flow_client(flow_client):

@@ -20,12 +20,13 @@ from tests.walker import Walker
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.test_replay")]
 
 LAST = "RpFlow.RpInner.RpLast"
+NOTE = "a private note"
 
 
 def walk(client) -> Walker:
     """note -> a refused try (state changes, no move) -> go: the task ends at RpLast."""
     walker = Walker(client, entry="/rp/").start()
-    walker.post({"note": "hi"})
+    walker.post({"note": NOTE})
     walker.post({}, expect=200)
     walker.post({"go": "on"})
     return walker
@@ -45,7 +46,7 @@ def test_the_journal_records_moves_with_their_state_changes(client):
     # places are named by class name when that is unambiguous, to keep records small
     assert entries == [
         ["start", "RpFirst"],
-        ["complete", "RpCount", {"note": "hi"}],
+        ["complete", "RpCount", {"note": NOTE}],
         ["data", "RpCount", {"tries": 1}],
         ["complete", "RpLast", {"tries": 2}, ["note"]],
     ]
@@ -53,9 +54,9 @@ def test_the_journal_records_moves_with_their_state_changes(client):
 
 def test_a_step_that_only_changes_state_is_saved(client):
     walker = Walker(client, entry="/rp/").start()
-    walker.post({"note": "hi"})
+    walker.post({"note": NOTE})
     walker.post({}, expect=200)
-    assert get_store().get_state(walker.task_id)["data"] == {"note": "hi", "tries": 1}
+    assert get_store().get_state(walker.task_id)["data"] == {"note": NOTE, "tries": 1}
 
 
 def test_replay_rebuilds_position_and_state_from_the_record(client):
@@ -84,7 +85,7 @@ def test_export_redacts_every_value_by_default(client):
     assert data["state"] == {"tries": "<redacted>"}
     assert data["journal"][1] == {"at": data["journal"][1]["at"], "event": "complete", "to": "RpCount",
                                   "set": {"note": "<redacted>"}}
-    assert "hi" not in json.dumps(data)
+    assert NOTE not in json.dumps(data)
     run = replay(data)  # positions still replay; values are placeholders
     assert run.position == LAST and run.state == {"tries": "<redacted>"}
 

@@ -22,11 +22,11 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
+from flowmachine.backends.base import COMPRESSED_MARK, decode_record, encode_record
+from flowmachine.backends.db import StateStore as DbStore
 
 from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold, Transition
 from flowmachine._machine import CompiledFlow, Place
-from flowmachine.backends.base import COMPRESSED_MARK, decode_record, encode_record
-from flowmachine.backends.db import StateStore as DbStore
 from flowmachine.exceptions import CorruptStateError
 from flowmachine.stores import get_store
 from tests.walker import Walker
@@ -297,7 +297,7 @@ class ChosenC(WorkStep):
 
 class Chosen(Scaffold):
     transition = _ByState
-    action_set = [ChosenA, ChosenB, ChosenC]
+    action_set = (ChosenA, ChosenB, ChosenC)
 
 
 def test_a_custom_transition_is_asked_on_every_move(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,6 +28,7 @@ def test_a_flow_alternating_between_two_servers(store: str, live_pg: str, reques
                      FLOWS_REDIS_CLUSTER_URL=request.getfixturevalue("redis_cluster_url"),
                      FLOWS_REDIS_KEY_PREFIX=f"fm-two-{uuid.uuid4().hex}:")
     env = {**database_env(live_pg), **settings_env(**extra)}
+    request.addfinalizer(lambda: _remove_keys(extra))
     with AppServer(env, threads=2) as one, AppServer(env, threads=2) as two:
         servers = [one.base, two.base]
         browser = Browser()
@@ -56,3 +57,16 @@ def test_a_flow_alternating_between_two_servers(store: str, live_pg: str, reques
     with pg_connect(live_pg) as conn:
         count = conn.execute("SELECT count(*) FROM tests_order WHERE task_id = %s", [task_id]).fetchone()[0]
     assert count == 1
+
+
+def _remove_keys(extra: dict[str, Any]) -> None:
+    prefix = extra.get("FLOWS_REDIS_KEY_PREFIX")
+    if prefix is None:
+        return
+    import redis
+    from redis.cluster import RedisCluster
+
+    url = extra.get("FLOWS_REDIS_CLUSTER_URL")
+    with (RedisCluster.from_url(url) if url else redis.Redis.from_url(settings.REDIS_URL)) as client:
+        for key in list(client.scan_iter(match=f"{prefix}*")):
+            client.delete(key)

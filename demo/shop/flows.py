@@ -37,6 +37,7 @@ from django.contrib.auth.forms import (
     UserCreationForm,
 )
 from django.core import signing
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpResponseRedirect
@@ -570,7 +571,8 @@ class PayPal(NewMethodStep):
     def get_form(self, form_class=None):
         form = super().get_form(form_class)
         if getattr(self, "hand_off_error", ""):
-            form.add_error(None, self.hand_off_error)
+            # An unbound form has no cleaned_data for add_error(): set the error list itself.
+            form.errors.setdefault(NON_FIELD_ERRORS, form.error_class(error_class="nonfield")).append(self.hand_off_error)
         return form
 
     def form_valid(self, form):

@@ -42,7 +42,8 @@ def pg_settings() -> dict[str, Any]:
     """The PostgreSQL connection of the benchmark (the test suite's variables, its own database)."""
     return {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": os.environ.get("FLOWMACHINE_BENCH_PG_NAME", "flowmachine_bench"),
+        # A database of this run only (dropped at the end), so runs never share rows.
+        "NAME": os.environ.get("FLOWMACHINE_BENCH_PG_NAME", f"flowmachine_bench_{os.getpid()}"),
         "HOST": os.environ.get("FLOWMACHINE_TEST_PG_HOST", "127.0.0.1"),
         "PORT": os.environ.get("FLOWMACHINE_TEST_PG_PORT", "5432"),
         "USER": os.environ.get("FLOWMACHINE_TEST_PG_USER", "postgres"),
@@ -64,11 +65,38 @@ def _ensure_pg_database(conf: dict[str, Any]) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(conf["NAME"])))
 
 
+def _drop_pg_database(conf: dict[str, Any]) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(
+        dbname="postgres", host=conf["HOST"], port=conf["PORT"], user=conf["USER"],
+        password=conf["PASSWORD"] or None, autocommit=True, connect_timeout=3,
+    ) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(conf["NAME"])))
+
+
 def _check_redis(url: str) -> None:
     import redis
 
     with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as client:
         client.ping()
+
+
+def psycopg_errors() -> type[Exception]:
+    try:
+        import psycopg
+    except ImportError:
+        return ImportError
+    return psycopg.Error  # type: ignore[no-any-return]
+
+
+def redis_errors() -> type[Exception]:
+    try:
+        import redis
+    except ImportError:
+        return ImportError
+    return redis.exceptions.RedisError  # type: ignore[no-any-return]
 
 
 def configure(session_engine: str = "db", use_pg: bool = True, use_redis: bool = True) -> Services:
@@ -79,12 +107,12 @@ def configure(session_engine: str = "db", use_pg: bool = True, use_redis: bool =
         try:
             _ensure_pg_database(conf)
             services.pg = conf
-        except Exception as exc:  # any failure only drops the PostgreSQL variant
+        except (ImportError, OSError, psycopg_errors()) as exc:  # only drops the PostgreSQL variant
             services.pg_error = f"PostgreSQL unavailable: {exc}"
     if use_redis:
         try:
             _check_redis(services.redis_url)
-        except Exception as exc:
+        except (ImportError, OSError, redis_errors()) as exc:
             services.redis_error = f"Redis unavailable: {exc}"
     else:
         services.redis_error = "Redis not requested"
@@ -148,21 +176,15 @@ def cleanup(services: Services) -> None:
     import shutil
 
     if not services.redis_error:
-        try:
-            import redis
+        import redis
 
-            with redis.Redis.from_url(services.redis_url) as client:
-                keys = list(client.scan_iter(match=f"{services.redis_prefix}*", count=1000))
-                for start in range(0, len(keys), 500):
-                    client.delete(*keys[start : start + 500])
-        except Exception:
-            pass
+        with redis.Redis.from_url(services.redis_url) as client:
+            keys = list(client.scan_iter(match=f"{services.redis_prefix}*", count=1000))
+            for start in range(0, len(keys), 500):
+                client.delete(*keys[start : start + 500])
     if services.pg:
-        try:
-            from django.db import connections
+        from django.db import connections
 
-            with connections["pg"].cursor() as cursor:
-                cursor.execute("DELETE FROM flowmachine_taskrecord")
-        except Exception:
-            pass
+        connections.close_all()
+        _drop_pg_database(services.pg)
     shutil.rmtree(services.workdir, ignore_errors=True)

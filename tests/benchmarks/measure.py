@@ -266,5 +266,6 @@ def counted_walk(variant: Variant, step_range: Iterable[int] | None = None) -> d
         "redis_per_request_max": max(r.redis for r in requests),
         "redis_per_step": max(sum(r.redis for r in s) for s in steps),
         "record_bytes_max": max(sizes) if sizes else None,
+        "requests_per_step": sum(len(s) for s in steps) / len(steps),
         "requests": [r.__dict__ for r in requests],
     }

@@ -67,11 +67,11 @@ def table(results: dict[str, Any]) -> str:
     out = [
         f"django-flowmachine benchmark ({results['mode']} run, {results['when']})",
         f"{machine['cpu']}, {machine['cores']} cores; Python {machine['python']}, Django {machine['django']}",
-        f"Sessions: {results['sessions']} backend for every variant. A step is the POST of a form plus the GET "
-        "of the page it leads to (the wizard renders the next form in its POST response).",
+        (f"Sessions: {results['sessions']} backend for every variant. A step is the POST of a form plus the GET "
+         "of the page it leads to (the wizard renders the next form in its POST response)."),
         "",
-        f"{results['steps']}-step form, {results['plan']['walks']} walks per variant (warm-up excluded), "
-        "times per step in ms:",
+        (f"{results['steps']}-step form, {results['plan']['walks']} walks per variant (warm-up excluded), "
+         "times per step in ms:"),
     ]
     floor, wizard = compare.get("floor"), compare.get("wizard")
     rows = []
@@ -79,13 +79,13 @@ def table(results: dict[str, Any]) -> str:
         fm = key.startswith("fm-")
         rows.append([
             item["label"], _fmt(item["step"]["median_ms"]), _fmt(item["step"]["p90_ms"]),
-            _fmt(item["step"].get("cpu_median_ms")),
+            _fmt(item["step"].get("cpu_median_ms")), _fmt(item.get("requests_per_step"), 1),
             _fmt(_ratio(item, floor)), _fmt(_ratio(item, wizard)),
             _fmt(item["store_sql_per_request_max"]) if fm else "-", _fmt(item["sql_per_step"]),
             _fmt(item["redis_per_request_max"]) if key == "fm-redis" else "-",
             _fmt(item["record_bytes_max"]),
         ])
-    out.append(_rows(["variant", "median", "p90", "CPU median", "/floor", "/wizard", "store SQL/req", "SQL/step",
+    out.append(_rows(["variant", "median", "p90", "CPU median", "req/step", "/floor", "/wizard", "store SQL/req", "SQL/step",
                       "Redis cmds/req", "record B"], rows))
     out += ["", "Scaling (db store, SQLite; steps 1-9 of each flow):"]
     rows = []

@@ -44,6 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-postgres", action="store_true", help="leave out the PostgreSQL variant")
     parser.add_argument("--no-redis", action="store_true", help="leave out the Redis variant and the throughput run")
     parser.add_argument("--no-throughput", action="store_true", help="leave out the gunicorn throughput run")
+    parser.add_argument("--profile", metavar="HTML",
+                        help="also profile walks of flowmachine on SQLite with pyinstrument, written to HTML")
     parser.add_argument("--only", choices=["compare", "scale", "throughput"], action="append",
                         help="run only this section (repeatable)")
     return parser.parse_args(argv)
@@ -103,6 +105,8 @@ def _run(args: argparse.Namespace, plan: dict[str, Any], services: Any) -> dict[
 
     sections = set(args.only or ("compare", "scale", "throughput"))
     results["compare"] = _compare(plan) if "compare" in sections else {}
+    if args.profile:
+        _profile(args.profile, plan)
     results["scale"] = _scale(plan) if "scale" in sections else {}
     if "throughput" not in sections or args.no_throughput or services.redis_error:
         results["throughput"] = None
@@ -113,7 +117,7 @@ def _run(args: argparse.Namespace, plan: dict[str, Any], services: Any) -> dict[
         try:
             results["throughput"] = throughput.run(services.workdir, services.redis_url, plan["duration"],
                                                    plan["threads"], plan["max_requests"])
-        except Exception as exc:  # reported in the table and the JSON
+        except Exception as exc:  # noqa: BLE001 - any failure is reported in the table and the JSON
             results["throughput"] = {"error": f"{type(exc).__name__}: {exc}"}
     from tests.benchmarks import report
 
@@ -169,6 +173,23 @@ def _scale(plan: dict[str, Any]) -> dict[str, Any]:
     return scale
 
 
+def _profile(path: str, plan: dict[str, Any]) -> None:
+    """Profile flowmachine's walks of the N-step form (db store, SQLite) into an HTML file."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        raise SystemExit('--profile needs pyinstrument: pip install "django-flowmachine[test]"') from None
+    from tests.benchmarks import measure, urls
+
+    variant = measure.Flow("fm-db-sqlite", "", "/fm/db-sqlite/start/", urls.HANDLERS["db-sqlite"].get_store())
+    _progress(f"profiling {plan['walks']} walks of flowmachine (db store, SQLite) into {path}")
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    measure.time_walks([variant], plan["walks"], 0)
+    profiler.stop()
+    Path(path).write_text(profiler.output_html())
+
+
 def _compile_cost(flow: Any, reps: int) -> dict[str, Any]:
     """Seconds to compile *flow* alone, and with its URL patterns in a fresh handler (best of *reps*)."""
     from flowmachine import FlowHandler
@@ -183,7 +204,7 @@ def _compile_cost(flow: Any, reps: int) -> dict[str, Any]:
         c0, t0 = time.process_time(), time.perf_counter()
         handler = FlowHandler(app_namespace="compile-cost")
         handler.register_entry_point(flow)
-        handler.urls  # compiles the flow and builds its URL patterns
+        _ = handler.urls  # compiles the flow and builds its URL patterns
         total.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         _handlers.remove(handler)

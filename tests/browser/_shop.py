@@ -240,6 +240,8 @@ class Shopper:
             self.press("Cancel and return to the shop")
             self.expect_step("PayPal")
             expect(self.page.locator(".errorlist")).to_contain_text("You cancelled at PayPal")
+            self.page.goto(self.page.url.replace("paypal_cancelled=1", "paypal_token=forged"))
+            expect(self.page.locator(".errorlist")).to_contain_text("PayPal did not confirm this payment")
         self.page.get_by_label("Save this payment method for next time").set_checked(save)
         self.press("Continue to PayPal")
         expect(self.page).to_have_title("PayPal (simulated)")

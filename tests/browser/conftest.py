@@ -8,6 +8,7 @@ suite uses. Tests read results straight from that file (:class:`DemoDatabase`).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,7 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser._browser import browser, context, page, pytest_runtest_makereport  # noqa: F401
+from tests.browser._browser import (  # noqa: F401
+    ARTIFACTS,
+    browser,
+    context,
+    page,
+    pytest_runtest_makereport,
+)
 from tests.browser._shop import USERS, DemoDatabase, DemoServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,14 +73,17 @@ def start_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A function that starts a demo server (``store="db"`` or ``"redis"``) for this session."""
     servers: list[DemoServer] = []
     logs: list[object] = []
+    template = tmp_path_factory.mktemp("demo-template") / "demo.sqlite3"
 
     def start(store: str = "db", **extra_env: str) -> DemoServer:
         workdir = tmp_path_factory.mktemp(f"demo-{store}")
         db_path = workdir / "demo.sqlite3"
         extra = {"FLOWS_DEMO_STORE": store, **extra_env}
         env = _demo_env(db_path, extra)
-        setup = _SETUP.format(users=[(u.name, u.password, u.saved) for u in USERS.values()])
-        subprocess.run([sys.executable, "-c", setup], cwd=DEMO, env=env, check=True, timeout=120)
+        if not template.exists():  # migrate and seed once; each server gets a copy
+            setup = _SETUP.format(users=[(u.name, u.password, u.saved) for u in USERS.values()])
+            subprocess.run([sys.executable, "-c", setup], cwd=DEMO, env=_demo_env(template, {}), check=True, timeout=120)
+        shutil.copyfile(template, db_path)
         port = _free_port()
         log = open(workdir / "server.log", "w")  # noqa: SIM115 - the server writes to it until the session ends
         logs.append(log)
@@ -103,6 +113,12 @@ def start_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
             server.process.kill()
     for log in logs:
         log.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_failure_screenshots() -> None:
+    """Screenshots of failures are those of this run only."""
+    shutil.rmtree(ARTIFACTS / "failures", ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
