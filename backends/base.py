@@ -157,6 +157,7 @@ def decode_record(raw: bytes) -> dict[str, Any]:
         record = msgpack.unpackb(
             raw, raw=False, timestamp=3, strict_map_key=False,
             max_str_len=limit, max_bin_len=limit, max_array_len=limit, max_map_len=limit, max_ext_len=limit,
+            ext_hook=_refuse_ext,
         )
     except Exception as exc:  # msgpack raises several unrelated types on bad input
         raise CorruptStateError(f"Task record cannot be decoded: {exc}") from exc
@@ -165,6 +166,11 @@ def decode_record(raw: bytes) -> dict[str, Any]:
     if _too_deep(record, MAX_DEPTH):
         raise CorruptStateError(f"Task record nests lists and dicts more than {MAX_DEPTH} deep.")
     return record
+
+
+def _refuse_ext(code: int, data: bytes) -> Any:
+    """msgpack extension types other than timestamps are never written by flowmachine."""
+    raise ValueError(f"unexpected msgpack extension type {code}")
 
 
 def _too_deep(value: Any, limit: int) -> bool:

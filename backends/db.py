@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, OperationalError, models, router, transaction
-from django.db import InterfaceError
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, models, router, transaction
 from django.utils import timezone
 
 from flowmachine.backends.base import (

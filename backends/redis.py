@@ -253,7 +253,7 @@ class StateStore(BaseStateStore):
             for task_id in ids:
                 pipe.get(self.key(task_id))
             values = pipe.execute()
-        for task_id, raw in zip(ids, values):
+        for task_id, raw in zip(ids, values, strict=True):
             if raw is None:
                 continue  # expired since the scan
             try:

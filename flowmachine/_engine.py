@@ -21,12 +21,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from flowmachine._ids import is_valid_task_id as is_valid_task_id  # re-exported
+from flowmachine._ids import new_task_id
+from flowmachine._machine import COMPLETE_TRIGGER, FINAL, CompiledFlow, Place
 from flowmachine.binding import binding_hash
 from flowmachine.components import COMPLETE, _Jump
 from flowmachine.conf import flow_settings
 from flowmachine.exceptions import CorruptStateError, FlowDefinitionError
-from flowmachine._ids import is_valid_task_id, new_task_id
-from flowmachine._machine import COMPLETE_TRIGGER, FINAL, CompiledFlow, Place
 
 if TYPE_CHECKING:
     pass

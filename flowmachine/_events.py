@@ -114,7 +114,7 @@ def compiled_flow(flow_name: str) -> CompiledFlow | None:
     from flowmachine.handler import _handlers
 
     for handler in _handlers:
-        for scaffold, compiled in handler.flows.items():
+        for compiled in handler.flows.values():
             if compiled.name == flow_name:
                 return compiled
     return None

@@ -376,7 +376,8 @@ class CompiledFlow:
         trigger), so it is remembered: the machine's cost grows with nesting
         depth, and a remembered move costs one lookup however deep the flow.
         """
-        assert self.machine is not None, "a flow with definition problems cannot run"
+        if self.machine is None:
+            raise FlowDefinitionError(f"Flow {self.name!r} has definition problems and cannot run.")
         known = self._moves.get((position, trigger))
         if known is not None:
             return known

@@ -84,7 +84,7 @@ def renames(flow: CompiledFlow) -> dict[str, str]:
 
 def _common_prefix(a: list[str], b: list[str]) -> int:
     count = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         count += 1

@@ -20,7 +20,13 @@ from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
+from flowmachine import _events
+from flowmachine._engine import JUMP_PARAM, VERSION_PARAM, Task, is_valid_task_id, new_task_id
+from flowmachine._ids import is_fresh_provisional
+from flowmachine._machine import CompiledFlow, Place
+from flowmachine._migrate import flow_names
 from flowmachine.binding import binding_hash, matches, provisional_binding
+from flowmachine.components import _Jump
 from flowmachine.conf import flow_settings
 from flowmachine.exceptions import (
     ConflictError,
@@ -29,12 +35,6 @@ from flowmachine.exceptions import (
     InvalidJump,
     StoreUnavailable,
 )
-from flowmachine import _events
-from flowmachine._engine import JUMP_PARAM, VERSION_PARAM, Task, is_valid_task_id, new_task_id
-from flowmachine._ids import is_fresh_provisional
-from flowmachine._migrate import flow_names
-from flowmachine.components import _Jump
-from flowmachine._machine import CompiledFlow, Place
 
 if TYPE_CHECKING:
     from flowmachine.handler import FlowHandler
@@ -124,7 +124,8 @@ class FlowEndpoint:
             return error_page(request, "unavailable", status=503, restart_url=self._restart(request, kwargs))
         except ConflictError as exc:
             logger.warning("Concurrent change refused in flow %s: %s", self.flow.name, exc)
-            return error_page(request, "conflict", status=409, continue_url=_same_site(request, request.get_full_path()))
+            here = _same_site(request, request.get_full_path())
+            return error_page(request, "conflict", status=409, continue_url=here)
         except CorruptStateError as exc:
             logger.error("Unusable task record in flow %s: %s", self.flow.name, exc)
             return error_page(request, "corrupt", status=410, restart_url=self._restart(request, kwargs))
@@ -178,7 +179,9 @@ class FlowEndpoint:
                 task.rewind(place)
             else:
                 if request.method == "POST":
-                    logger.info("POST for %s while task %s… is at %s: redirected", place, task.id[:8], task.current_place)
+                    logger.info(
+                        "POST for %s while task %s… is at %s: redirected", place, task.id[:8], task.current_place
+                    )
                 return HttpResponseRedirect(task.url_for(request, task.current_place))
         elif request.method == "POST" and not task.provisional and _is_stale(request, task):
             return self._refuse_stale(request, kwargs, task)

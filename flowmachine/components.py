@@ -97,7 +97,7 @@ class FlowComponent:
         return cls.title or _words(cls.__name__)
 
 
-Target = Union[str, type[FlowComponent]]
+Target = Union[str, type[FlowComponent]]  # noqa: UP007  (a runtime alias: Python 3.10 needs Union here)
 
 
 class _Jump:

@@ -10,14 +10,14 @@ from urllib.parse import urlencode
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 
-from flowmachine.components import Scaffold
-from flowmachine.conf import flow_settings
-from flowmachine.exceptions import FlowDefinitionError
-from flowmachine.stores import get_store
 from flowmachine import _events
 from flowmachine._engine import Task
 from flowmachine._machine import CompiledFlow, Place, Problem
 from flowmachine._views import FlowEndpoint, broken_flow_view
+from flowmachine.components import Scaffold
+from flowmachine.conf import flow_settings
+from flowmachine.exceptions import FlowDefinitionError
+from flowmachine.stores import get_store
 
 logger = logging.getLogger("flowmachine")
 

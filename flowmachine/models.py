@@ -1,6 +1,6 @@
 """Models of django-flowmachine: the database state store's task record."""
 
-from flowmachine.backends.db import TaskRecord
 from flowmachine._funnel import FunnelCount
+from flowmachine.backends.db import TaskRecord
 
 __all__ = ["TaskRecord", "FunnelCount"]

@@ -397,6 +397,71 @@ def task_id_of(url: str) -> str:
     return match.group(1)
 
 
+# -- walking a task ---------------------------------------------------------------------------
+
+
+class Tab:
+    """A task walked through the Django test client, posting the page's hidden fields like a browser."""
+
+    def __init__(self, client: Any, entry: str) -> None:
+        response = client.get(entry)
+        assert response.status_code == 302, response
+        self.client, self.url = client, response["Location"]
+        self.id = task_id_of(self.url)
+        self.page = client.get(self.url)
+        assert self.page.status_code == 200, self.page
+
+    def post(self, data: dict[str, str], expect: int = 302) -> Any:
+        body = {**hidden_fields(self.page.content.decode()), **data}
+        response = self.client.post(self.url, body)
+        assert response.status_code == expect, (response.status_code, response.content[:300])
+        if response.status_code == 302 and "_t=" in response["Location"]:
+            self.url = response["Location"]
+            self.page = self.client.get(self.url)
+        return response
+
+    def reload(self, expect: int = 200) -> Any:
+        response = self.client.get(self.url)
+        assert response.status_code == expect, (response.status_code, response.content[:300])
+        if expect == 200:
+            self.page = response
+        return response
+
+
+class LiveTab:
+    """A task walked over HTTP against an app server."""
+
+    def __init__(self, browser: Browser, base: str, entry: str) -> None:
+        response = browser.get(base + entry)
+        assert response.status == 302, response
+        self.browser, self.base = browser, base
+        self.url = base + response.location
+        self.id = task_id_of(self.url)
+        self.page = browser.get(self.url)
+        assert self.page.status == 200, self.page
+
+    def post(self, data: dict[str, str], expect: int = 302) -> Any:
+        response = self.browser.post(self.url, {**hidden_fields(self.page.text), **data})
+        assert response.status == expect, response
+        if response.status == 302 and "_t=" in response.location:
+            self.url = self.base + response.location
+            self.page = self.browser.get(self.url)
+        return response
+
+    def reload(self) -> None:
+        self.page = self.browser.get(self.url)
+        assert self.page.status == 200, self.page
+
+
+def read_record(dbname: str, task_id: str) -> dict[str, Any] | None:
+    """The decoded record of *task_id* in the database store of *dbname*, read behind the server's back."""
+    with pg_connect(dbname) as conn:
+        row = conn.execute("SELECT data FROM flowmachine_taskrecord WHERE task_id = %s", [task_id]).fetchone()
+    from flowmachine.backends.base import decode_record
+
+    return None if row is None else decode_record(bytes(row[0]))
+
+
 # -- fixtures (imported by tests/conftest.py) -----------------------------------------------------
 
 

@@ -40,6 +40,7 @@ django.setup()
 
 def _python(body: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["FLOWMACHINE_TEST_DB"] = "sqlite"  # an in-memory database of the subprocess's own
     return subprocess.run(
         [sys.executable, "-c", PRELUDE + body, *args], cwd=ROOT, env=env, check=False, capture_output=True, text=True
     )
@@ -112,7 +113,6 @@ urls.urlpatterns = [path("buy/", include(handler.urls)), path("flowgraphs/", all
 sys.modules["diagram_urls"] = urls
 settings.ROOT_URLCONF = "diagram_urls"
 settings.DEBUG = True
-settings.DATABASES["default"]["NAME"] = ":memory:"
 call_command("migrate", verbosity=0, run_syncdb=True)
 client = Client()
 out = {}

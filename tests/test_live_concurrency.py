@@ -17,13 +17,14 @@ import tests.reliability_flows as flows
 from tests._servers import (
     AppServer,
     Browser,
+    LiveTab,
     database_env,
     hidden_fields,
     pg_connect,
+    read_record,
     settings_env,
     wait_until,
 )
-from tests.test_outages import LiveTab, read_record
 
 pytestmark = [pytest.mark.slow]
 
@@ -103,7 +104,7 @@ def test_fifty_double_submits_of_the_last_step(server: AppServer, live_pg: str) 
     FIGURES[f"completions ({server.kind})"] = len(completions)  # type: ignore[attr-defined]
     assert len(completions) == TASKS, statuses
     assert all(r.status in (302, 409, 410) for r in responses), statuses
-    for first, second in zip(responses[::2], responses[1::2]):
+    for first, second in zip(responses[::2], responses[1::2], strict=True):
         pair = sorted([first.status, second.status])
         assert pair[0] == 302 and pair[1] in (409, 410), pair  # one completion, one refusal
     counted = orders(live_pg, [tab.id for tab in tabs])

@@ -15,17 +15,18 @@ import pytest
 from django.test import Client, override_settings
 
 import tests.reliability_flows as flows
-from flowmachine.backends.base import decode_record
 from flowmachine.stores import get_store
 from tests._servers import (
     AppServer,
     Browser,
+    LiveTab,
     RedisServer,
+    Tab,
     database_env,
     hidden_fields,
     pg_connect,
+    read_record,
     settings_env,
-    task_id_of,
     wait_until,
 )
 from tests.models import Order
@@ -42,34 +43,6 @@ def assert_unavailable(response: Any) -> None:
     headers = response.headers
     assert headers.get("Retry-After") or headers.get("retry-after"), "a 503 without Retry-After"
     FIGURES["503s"] += 1
-
-
-class Tab:
-    """A task walked through the Django test client, posting the page's hidden fields like a browser."""
-
-    def __init__(self, client: Client, entry: str) -> None:
-        response = client.get(entry)
-        assert response.status_code == 302, response
-        self.client, self.url = client, response["Location"]
-        self.id = task_id_of(self.url)
-        self.page = client.get(self.url)
-        assert self.page.status_code == 200, self.page
-
-    def post(self, data: dict[str, str], expect: int = 302) -> Any:
-        body = {**hidden_fields(self.page.content.decode()), **data}
-        response = self.client.post(self.url, body)
-        assert response.status_code == expect, (response.status_code, response.content[:300])
-        if response.status_code == 302 and "_t=" in response["Location"]:
-            self.url = response["Location"]
-            self.page = self.client.get(self.url)
-        return response
-
-    def reload(self, expect: int = 200) -> Any:
-        response = self.client.get(self.url)
-        assert response.status_code == expect, (response.status_code, response.content[:300])
-        if expect == 200:
-            self.page = response
-        return response
 
 
 # -- Redis -------------------------------------------------------------------------------
@@ -152,37 +125,6 @@ def test_redis_killed_inside_a_request(redis_server: RedisServer) -> None:
 
 
 # -- PostgreSQL -------------------------------------------------------------------------
-
-
-def read_record(dbname: str, task_id: str) -> dict[str, Any] | None:
-    with pg_connect(dbname) as conn:
-        row = conn.execute("SELECT data FROM flowmachine_taskrecord WHERE task_id = %s", [task_id]).fetchone()
-    return None if row is None else decode_record(bytes(row[0]))
-
-
-class LiveTab:
-    """A task walked over HTTP against an app server."""
-
-    def __init__(self, browser: Browser, base: str, entry: str) -> None:
-        response = browser.get(base + entry)
-        assert response.status == 302, response
-        self.browser, self.base = browser, base
-        self.url = base + response.location
-        self.id = task_id_of(self.url)
-        self.page = browser.get(self.url)
-        assert self.page.status == 200, self.page
-
-    def post(self, data: dict[str, str], expect: int = 302) -> Any:
-        response = self.browser.post(self.url, {**hidden_fields(self.page.text), **data})
-        assert response.status == expect, response
-        if response.status == 302 and "_t=" in response.location:
-            self.url = self.base + response.location
-            self.page = self.browser.get(self.url)
-        return response
-
-    def reload(self) -> None:
-        self.page = self.browser.get(self.url)
-        assert self.page.status == 200, self.page
 
 
 @pytest.fixture

@@ -20,9 +20,8 @@ from redis.cluster import RedisCluster
 
 from flowmachine.exceptions import ConflictError
 from flowmachine.stores import get_store
-from tests._servers import REDIS_CLI, redis_sentinel
+from tests._servers import REDIS_CLI, Tab, redis_sentinel
 from tests.models import Order
-from tests.test_outages import Tab
 
 pytestmark = [pytest.mark.slow]
 

@@ -12,7 +12,7 @@ import subprocess
 import time
 import zlib
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import msgpack
 import pytest
@@ -98,7 +98,7 @@ def test_a_hostile_link_target_redirects_within_the_flow(client, shopper, target
     walker.post(LOGIN)
     walker.post({"method": "new"})
     assert walker.path == "/buy/pay/new/card/"
-    response = client.get(walker.url, {"_to": target})
+    response = client.get(walker.url + "&" + urlencode({"_to": target}))
     assert response.status_code == 302
     assert is_local(response["Location"]), response["Location"]
     assert get_store().get_state(walker.task_id)["pos"] == "Purchase.ChoosePayment.NewPaymentMethod.CardNumber"

@@ -77,6 +77,15 @@ def choose_payment_kind(state: dict[str, Any], kind: str) -> None:
         state.pop("paypal_nonce", None)
 
 
+RESET_KEYS = ("reset_email", "reset_digest", "reset_attempts", "reset_user_id")
+
+
+def drop_reset(state: dict[str, Any]) -> None:
+    """Forget a password reset that was started and then left for another way in."""
+    for key in RESET_KEYS:
+        state.pop(key, None)
+
+
 def summary_ready(state: dict[str, Any]) -> bool:
     """Whether the state holds every answer the Confirm page shows."""
     kind = state.get("pay_kind")
@@ -213,6 +222,7 @@ class LoginOrRegister(Step):
         else:
             login(self.request, form.get_user())
             self.state["account"] = "login"
+        drop_reset(self.state)
         return self.finish()
 
 
@@ -236,6 +246,7 @@ class Register(Step):
         user = form.save()
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         self.state["account"] = "register"
+        drop_reset(self.state)
         return self.finish()
 
 
@@ -317,8 +328,7 @@ class ResetPassword(Step):
         user = form.save()
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         self.state["account"] = "reset"
-        for key in ("reset_email", "reset_attempts", "reset_user_id"):
-            self.state.pop(key, None)
+        drop_reset(self.state)
         return COMPLETE
 
 

@@ -14,7 +14,7 @@ from typing import Any
 MODES: dict[str, dict[str, Any]] = {
     # walks: timed walks of the N-step form per variant; scale_walks: timed walks
     # of the scaling flows; late_walks: walks to the end of the 1000-action flow.
-    "full": {"walks": 300, "warmup": 30, "scale_walks": 150, "late_walks": 2, "compile_reps": 5,
+    "full": {"walks": 200, "warmup": 20, "scale_walks": 100, "late_walks": 1, "compile_reps": 5,
              "duration": 30.0, "threads": 4, "max_requests": 200_000},
     "quick": {"walks": 40, "warmup": 5, "scale_walks": 20, "late_walks": 0, "compile_reps": 2,
               "duration": 5.0, "threads": 4, "max_requests": 20_000},

@@ -41,7 +41,7 @@ USERS = {
         "path-login-saved", "path-login-card", "path-login-bank", "path-login-paypal",
         "path-forgot-saved", "path-forgot-card", "path-forgot-bank", "path-forgot-paypal",
         "change-one", "change-branch", "back-button", "two-tabs", "mid-login", "double-click",
-        "double-post", "expiry", "sam", "redis-saved", "redis-tabs", "redis-expiry",
+        "double-post", "expiry", "sam", "left-reset", "redis-saved", "redis-tabs", "redis-expiry",
     ]
 }
 

@@ -136,3 +136,24 @@ def test_browser_back_then_a_changed_answer_changes_only_that_answer(demo, page)
     orders = demo.db.orders(user.name)
     assert [(o["product"], o["payment"]) for o in orders] == [("Desk lamp", "Card ending 4444 (expires 10/30)")]
     assert demo.db.saved_methods(user.name) == ["Card ending 4444 (expires 10/30)"]
+
+
+def test_leaving_a_password_reset_for_a_login_drops_the_reset(demo, page):
+    user = USERS["left-reset"]
+    shop = Shopper(page, demo)
+    shop.start("Field notebook")
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("Email address").fill(user.email)
+    shop.press("Send the code")
+    shop.expect_step("Confirmation code")
+    assert "reset_email" in demo.db.task_state(task_id(page))
+    page.locator("ol.trail").get_by_role("link", name="Log in").click()
+    shop.log_in(user)
+    shop.choose_payment("A new card")
+    shop.enter_card()
+    answers = shop.summary()
+    assert answers["Signed in by"] == "Logged in"
+    assert "Your email address" not in page.locator("ol.trail").inner_text()
+    assert not {key for key in demo.db.task_state(task_id(page)) if key.startswith("reset_")}
+    shop.confirm()
+    assert len(demo.db.orders(user.name)) == 1

@@ -13,7 +13,9 @@ from flowmachine.components import Scaffold
 from flowmachine.diagrams import FORMATS, DiagramsUnavailable, render
 from flowmachine.exceptions import FlowDefinitionError
 
-_EXTENSIONS = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "gv": "dot", "mmd": "mermaid", "mermaid": "mermaid"}
+_EXTENSIONS = {
+    "svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "gv": "dot", "mmd": "mermaid", "mermaid": "mermaid"
+}
 
 
 class Command(BaseCommand):

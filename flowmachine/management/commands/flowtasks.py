@@ -34,9 +34,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--stranded", action="store_true", help="List the tasks the loaded definitions would move.")
-        parser.add_argument("--store", default=None, help="Dotted path of the store module (default FLOWS_STATE_STORE).")
+        parser.add_argument("--store", default=None, help="Store module's dotted path (default FLOWS_STATE_STORE).")
         parser.add_argument("--format", choices=["text", "json"], default="text")
-        parser.add_argument("--check", action="store_true", help="With --stranded: exit with status 1 if any task would move.")
+        parser.add_argument("--check", action="store_true", help="With --stranded: exit 1 if any task would move.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         store = get_store(options["store"])
@@ -132,4 +132,4 @@ def find_stranded(
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
