@@ -32,8 +32,6 @@ FINAL = "__complete__"
 COMPLETE_TRIGGER = "complete"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONVERTER = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
-#: At most this many remembered moves per flow (valid jumps are many in a wide flow).
-_MOVES_KEPT = 10_000
 
 
 class _State(NestedState):
@@ -122,8 +120,6 @@ class CompiledFlow:
         self.places: dict[str, Place] = {}
         self._lock = threading.Lock()
         self._sibling_names: dict[Place, list[str]] = {}
-        #: (position, trigger) -> new position, for moves no custom transition decides.
-        self._moves: dict[tuple[str, str], str] = {}
         self.root = self._build(root_component, None, root_route, [])
         self.machine: HierarchicalMachine | None = None
         if not self.problems:
@@ -370,17 +366,9 @@ class CompiledFlow:
     # -- running ----------------------------------------------------------------
 
     def fire(self, position: str, trigger: str, state: Mapping[str, Any]) -> str:
-        """Fire *trigger* from *position*; return the new position (FINAL when done).
-
-        A move that consulted no custom transition depends only on (position,
-        trigger), so it is remembered: the machine's cost grows with nesting
-        depth, and a remembered move costs one lookup however deep the flow.
-        """
+        """Fire *trigger* from *position*; return the new position (FINAL when done)."""
         if self.machine is None:
             raise FlowDefinitionError(f"Flow {self.name!r} has definition problems and cannot run.")
-        known = self._moves.get((position, trigger))
-        if known is not None:
-            return known
         model = _Position(position)
         context: dict[str, Any] = {"state": state, "choices": {}}
         with self._lock:
@@ -390,8 +378,6 @@ class CompiledFlow:
                 if trigger.startswith("goto:"):
                     raise InvalidJump(self.name, position, trigger[5:]) from exc
                 raise
-            if not context["choices"] and len(self._moves) < _MOVES_KEPT:
-                self._moves[(position, trigger)] = model.state
         return model.state
 
     def raise_for_problems(self) -> None:

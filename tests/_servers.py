@@ -2,7 +2,8 @@
 Sentinel, PostgreSQL databases and app servers, plus a small HTTP client.
 
 Every helper is a context manager (or has ``stop()``) that kills what it
-started, by process id, even when the test fails.
+started, by process id, even when the test fails; and each process gets
+SIGTERM from the kernel if the test process itself dies.
 """
 
 from __future__ import annotations
@@ -82,6 +83,19 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _die_with_us() -> None:
+    """In a child, before exec: get SIGTERM when the test process dies (Linux), even if killed."""
+    with suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _spawn(args: list[str], **options: Any) -> subprocess.Popen[Any]:
+    """Start a service process in its own process group, tied to this process's life."""
+    return subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_us, **options)  # noqa: PLW1509
+
+
 def _kill(proc: subprocess.Popen[Any] | None, sig: int = signal.SIGTERM) -> None:
     """Stop a process we started (and its process group), waiting for it."""
     if proc is None or proc.poll() is not None:
@@ -123,7 +137,7 @@ class RedisServer:
             "--save", "", "--appendonly", "yes", "--appendfsync", "always",
             "--logfile", str(self.directory / "redis.log"), "--protected-mode", "no", *self.extra,
         ]
-        self.proc = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.proc = _spawn(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_until(self.ping, f"redis-server on port {self.port} answering")
         return self
 
@@ -192,8 +206,7 @@ def redis_sentinel(service: str = "fm-primary") -> Iterator[tuple[RedisServer, i
         master.start()
         with config.open("a") as fh:
             fh.write(f"sentinel monitor {service} 127.0.0.1 {master.port} 1\n")
-        proc = subprocess.Popen([REDIS_SERVER, str(config), "--sentinel"], start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        proc = _spawn([REDIS_SERVER, str(config), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
         def knows_master() -> bool:
             out = subprocess.run([REDIS_CLI, "-p", str(port), "sentinel", "get-master-addr-by-name", service],
@@ -296,8 +309,7 @@ class AppServer:
             "--worker-class", "gthread", "--threads", str(self.threads), "--timeout", "60",
             "--graceful-timeout", "2", "--log-level", "warning",
         ]
-        self.proc = subprocess.Popen(args, env=_base_env(self.env), cwd=ROOT, start_new_session=True,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = _spawn(args, env=_base_env(self.env), cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(lambda: self.proc.poll() is None and _port_open(self.port), f"gunicorn on port {self.port}")
         return self
 

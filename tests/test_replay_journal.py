@@ -35,7 +35,7 @@ def walk(client) -> Walker:
 def export(task_id: str, **settings) -> dict:
     out = StringIO()
     with override_settings(**settings):
-        call_command("flowtask", "export", task_id, stdout=out)
+        call_command("flowtask", "export", "--", task_id, stdout=out)  # an id may start with "-"
     return json.loads(out.getvalue())
 
 

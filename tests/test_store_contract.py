@@ -402,6 +402,32 @@ def test_concurrent_creators(threaded_store: Any) -> None:
     assert threaded_store.get_state(task_id) == record(1, writer=won[0])
 
 
+# -- listing records (optional: manage.py flowtasks) ---------------------------------------
+
+
+def test_iter_lists_live_records_only_without_refreshing_them(store: Any, backdoor: Any) -> None:
+    if type(store).iter_task_ids is BaseStateStore.iter_task_ids:
+        pytest.skip("listing records is optional; this store does not implement it")
+    live, old, broken = new_id(), new_id(), new_id()
+    store.put_state(live, record(1, n=1))
+    store.put_state(old, record(1, n=2))
+    backdoor.age(old, IDLE + 5)
+    backdoor.write_raw(broken, b"\xc1 not a record")
+    backdoor.age(live, IDLE - 60)
+    ids = set(store.iter_task_ids())
+    assert live in ids and old not in ids
+    states = dict(store.iter_states())
+    assert states[live] == record(1, n=1)
+    assert old not in states
+    assert states.get(broken, "missing") is None  # undecodable records are listed as None
+    assert backdoor.remaining(live) < 61  # listing is not using
+
+
+def test_a_store_without_listing_names_the_method() -> None:
+    with pytest.raises(NotImplementedError, match="iter_task_ids"):
+        list(DictStateStore().iter_states())
+
+
 # -- a custom store written to the three-method contract ------------------------------
 
 

@@ -22,11 +22,11 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
+
+from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold
+from flowmachine._machine import CompiledFlow, Place
 from flowmachine.backends.base import COMPRESSED_MARK, decode_record, encode_record
 from flowmachine.backends.db import StateStore as DbStore
-
-from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold, Transition
-from flowmachine._machine import CompiledFlow, Place
 from flowmachine.exceptions import CorruptStateError
 from flowmachine.stores import get_store
 from tests.walker import Walker
@@ -253,57 +253,3 @@ def test_compiling_lists_each_scaffold_s_children_once(monkeypatch: pytest.Monke
     monkeypatch.setattr(Place, "local_name", property(counting))
     compiled = CompiledFlow(WideWork, "wide/")
     assert calls[0] <= 10 * len(compiled.places), calls[0]
-
-
-def _count_machine_runs(compiled: CompiledFlow, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    runs: list[str] = []
-    original = compiled.machine.trigger_event  # type: ignore[union-attr]
-
-    def counting(model: Any, trigger: str, *args: Any, **kwargs: Any) -> Any:
-        runs.append(trigger)
-        return original(model, trigger, *args, **kwargs)
-
-    monkeypatch.setattr(compiled.machine, "trigger_event", counting)
-    return runs
-
-
-def test_a_static_move_runs_the_machine_once_per_flow(monkeypatch: pytest.MonkeyPatch) -> None:
-    compiled = CompiledFlow(DeepWork, "d1/")
-    runs = _count_machine_runs(compiled, monkeypatch)
-    first = compiled.root.first_leaf()
-    moves = {compiled.fire(first.name, "complete", {"n": n}) for n in range(5)}
-    assert len(moves) == 1 and moves != {first.name}
-    assert runs == ["complete"]
-    assert compiled.fire(first.name, "goto:DeepWorkStep3", {}) == compiled.fire(first.name, "goto:DeepWorkStep3", {})
-    assert runs == ["complete", "goto:DeepWorkStep3"]
-
-
-class _ByState(Transition):
-    def choose_next(self, current: str, siblings: Any, state: Any) -> str | None:
-        return state.get("next")
-
-
-class ChosenA(WorkStep):
-    pass
-
-
-class ChosenB(WorkStep):
-    pass
-
-
-class ChosenC(WorkStep):
-    pass
-
-
-class Chosen(Scaffold):
-    transition = _ByState
-    action_set = (ChosenA, ChosenB, ChosenC)
-
-
-def test_a_custom_transition_is_asked_on_every_move(monkeypatch: pytest.MonkeyPatch) -> None:
-    compiled = CompiledFlow(Chosen, "chosen/")
-    runs = _count_machine_runs(compiled, monkeypatch)
-    assert compiled.fire("Chosen.ChosenA", "complete", {"next": "ChosenB"}) == "Chosen.ChosenB"
-    assert compiled.fire("Chosen.ChosenA", "complete", {"next": "ChosenC"}) == "Chosen.ChosenC"
-    assert compiled.fire("Chosen.ChosenA", "complete", {}) == "__complete__"
-    assert len(runs) == 3

@@ -160,6 +160,8 @@ def configure(session_engine: str = "db", use_pg: bool = True, use_redis: bool =
         FLOWS_REDIS_URL=services.redis_url,
         FLOWS_REDIS_KEY_PREFIX=services.redis_prefix,
         BENCH_REDIS=not services.redis_error,
+        # Steps 991-999 of the 1000-action flow keep 990 steps' answers: over the default cap.
+        FLOWS_MAX_STATE_BYTES=16 * 1024 * 1024,
         LOGGING={"version": 1, "disable_existing_loggers": False,
                  "loggers": {"flowmachine": {"level": "ERROR"}}},
     )
