@@ -431,8 +431,11 @@ def test_an_oversize_state_over_http_saves_nothing(client, settings):
     assert TaskRecord.objects.count() == 0
 
 
-def _nested(depth: int) -> bytes:
-    return msgpack.packb({"version": 1, "flow": "Purchase", "data": {}}) [:-1] + b"\x91" * depth + b"\xc0"
+def _deep_list(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 HOSTILE_RECORDS = {
@@ -441,7 +444,7 @@ HOSTILE_RECORDS = {
     "huge-str-length": b"\xdb\xff\xff\xff\xff" + b"a" * 10,
     "huge-bin-length": b"\xc6\xff\xff\xff\xff",
     "deep-nesting-c-limit": b"\x91" * 5000 + b"\xc0",
-    "deep-nesting-in-a-record": msgpack.packb({"version": 1, "flow": "F", "data": {"x": eval("[" * 100 + "]" * 100)}}),
+    "deep-nesting-in-a-record": msgpack.packb({"version": 1, "flow": "F", "data": {"x": _deep_list(100)}}),
     "oversize": msgpack.packb({"version": 1, "flow": "F", "data": {"x": "y" * 70_000}}),
     "zlib-bomb": COMPRESSED_MARK + zlib.compress(b"\x00" * 50_000_000),
     "ext-type": msgpack.packb({"version": 1, "flow": "F", "data": {"x": msgpack.ExtType(42, b"x" * 10)}}),
