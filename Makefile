@@ -21,7 +21,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.flowmachine-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-sqlite test-postgres docs demo clean
+.PHONY: help venv test test-sqlite test-postgres lint docs demo clean
 
 help:
 	@echo "make test    run the test suite on SQLite and PostgreSQL (creates .venv)"
@@ -47,6 +47,8 @@ test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS) || status=1; \
 	echo "== pytest on PostgreSQL (FLOWMACHINE_TEST_DB=postgres) =="; \
 	FLOWMACHINE_TEST_DB=postgres $(BIN)/pytest $(PYTEST_ARGS) || status=1; \
+	echo "== lint (ruff check, ruff format --check) =="; \
+	$(MAKE) --no-print-directory lint || status=1; \
 	echo "== documentation (sphinx -W) =="; \
 	$(MAKE) --no-print-directory docs || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see the runs above)"; fi; \
@@ -57,6 +59,15 @@ test-sqlite: $(STAMP)
 
 test-postgres: $(STAMP)
 	FLOWMACHINE_TEST_DB=postgres $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@# mypy sees the package as installed: backends/ staged at flowmachine/backends.
+	rm -rf build/typecheck && mkdir -p build/typecheck/tests
+	cp -r flowmachine build/typecheck/ && cp -r backends build/typecheck/flowmachine/backends
+	cp tests/__init__.py tests/settings.py tests/models.py build/typecheck/tests/
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml flowmachine
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html

@@ -47,7 +47,7 @@ class StateTooLargeError(StateEncodingError):
     """A task's record would be larger than ``FLOWS_MAX_STATE_BYTES``."""
 
     def __init__(self, size: int, limit: int, record: dict[str, Any]) -> None:
-        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        data: dict[Any, Any] = record["data"] if isinstance(record.get("data"), dict) else {}
         sizes = sorted(((len(_packb(v)), str(k)) for k, v in data.items()), reverse=True)[:3]
         self.size, self.limit = size, limit
         self.flow, self.position = record.get("flow"), record.get("pos")
@@ -106,7 +106,7 @@ def encode_record(record: dict[str, Any]) -> bytes:
     if len(raw) > limit:
         raise StateTooLargeError(len(raw), limit, record)
     if _too_deep(record, MAX_DEPTH):
-        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        data: dict[Any, Any] = record["data"] if isinstance(record.get("data"), dict) else {}
         key = next((str(k) for k, v in data.items() if _too_deep(v, MAX_DEPTH - 2)), "<record>")
         raise StateTooDeepError(key, record)
     if len(raw) >= COMPRESS_FROM:
@@ -155,8 +155,15 @@ def decode_record(raw: bytes) -> dict[str, Any]:
         raise CorruptStateError(f"Task record is {len(raw):,} bytes, over FLOWS_MAX_STATE_BYTES ({limit:,}).")
     try:
         record = msgpack.unpackb(
-            raw, raw=False, timestamp=3, strict_map_key=False,
-            max_str_len=limit, max_bin_len=limit, max_array_len=limit, max_map_len=limit, max_ext_len=limit,
+            raw,
+            raw=False,
+            timestamp=3,
+            strict_map_key=False,
+            max_str_len=limit,
+            max_bin_len=limit,
+            max_array_len=limit,
+            max_map_len=limit,
+            max_ext_len=limit,
             ext_hook=_refuse_ext,
         )
     except Exception as exc:  # msgpack raises several unrelated types on bad input

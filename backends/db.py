@@ -101,9 +101,11 @@ class StateStore(BaseStateStore):
             if version <= 1:
                 self._create(db, task_id, version, raw, now, _columns(state))
                 return
-            updated = TaskRecord.objects.using(db).filter(
-                task_id=task_id, version=version - 1
-            ).update(version=version, data=raw, accessed=now, **_columns(state))
+            updated = (
+                TaskRecord.objects.using(db)
+                .filter(task_id=task_id, version=version - 1)
+                .update(version=version, data=raw, accessed=now, **_columns(state))
+            )
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"The task database is unavailable: {exc}") from exc
         if not updated:

@@ -183,9 +183,7 @@ def _translate_errors(task_id: str) -> Iterator[None]:
         raise StoreUnavailable(f"The Redis task store is unavailable: {exc}") from exc
     except redis.exceptions.ResponseError as exc:
         if str(exc).startswith("WRONGTYPE"):
-            raise CorruptStateError(
-                f"Task {task_id[:8]}… is stored under a Redis key of the wrong type."
-            ) from exc
+            raise CorruptStateError(f"Task {task_id[:8]}… is stored under a Redis key of the wrong type.") from exc
         raise StoreUnavailable(f"The Redis task store refused the command: {exc}") from exc
     except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
         # RedisClusterException (no node covers the slot, say) is not a RedisError.
@@ -199,9 +197,7 @@ class StateStore(BaseStateStore):
 
     def __init__(self) -> None:
         if redis is None:
-            raise ImproperlyConfigured(
-                'The Redis state store needs redis-py: pip install "django-flowmachine[redis]"'
-            )
+            raise ImproperlyConfigured('The Redis state store needs redis-py: pip install "django-flowmachine[redis]"')
         self.client = get_client()
         self._cas: Callable[..., Any] = self.client.register_script(_CAS_SCRIPT)
 
@@ -234,7 +230,7 @@ class StateStore(BaseStateStore):
         pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
         with _translate_errors("scan"):
             for key in self.client.scan_iter(match=pattern, count=1000):
-                yield (key.decode() if isinstance(key, bytes) else str(key))[len(prefix):]
+                yield (key.decode() if isinstance(key, bytes) else str(key))[len(prefix) :]
 
     def iter_states(self) -> Iterator[tuple[str, dict[str, Any] | None]]:
         """Records read in pipelined batches with GET, which leaves their expiry alone."""

@@ -51,7 +51,8 @@ def cleanup(store: Any = None, *, batch_size: int | None = None, dry_run: bool =
         return _cleanup_db(store, size, dry_run)
     if name == "flowmachine.backends.redis":
         return CleanupResult(
-            name, dry_run=dry_run,
+            name,
+            dry_run=dry_run,
             note="Redis expires task keys by itself (each key's TTL is FLOWS_TASK_IDLE_TIMEOUT): nothing to do.",
         )
     if callable(getattr(store, "cleanup", None)):

@@ -64,12 +64,16 @@ def data_flow_findings(flow: CompiledFlow) -> list[Finding]:
     graph = FlowGraph(flow)
     for source, target in graph.bad_jumps:
         place = flow.places[source]
-        findings.append(Finding(
-            ERROR, "flowmachine.E015",
-            f"Flow {flow.name!r}: {place.component.__name__}.jumps names {target!r}, which {source} cannot jump to.",
-            "A jump goes to a sibling of the action or of one of its scaffolds; fix jumps or the action_set.",
-            place.component,
-        ))
+        findings.append(
+            Finding(
+                ERROR,
+                "flowmachine.E015",
+                f"Flow {flow.name!r}: {place.component.__name__}.jumps names {target!r}, "
+                f"which {source} cannot jump to.",
+                "A jump goes to a sibling of the action or of one of its scaffolds; fix jumps or the action_set.",
+                place.component,
+            )
+        )
     reachable = graph.reachable()
     findings += _read_findings(flow, graph, reachable)
     findings += _shape_findings(flow, graph, reachable)
@@ -92,13 +96,16 @@ def _declaration_findings(flow: CompiledFlow) -> list[Finding]:
             else:
                 ok = _keys(value) is not None
             if not ok:
-                findings.append(Finding(
-                    ERROR, "flowmachine.E015",
-                    f"Flow {flow.name!r}: {component.__name__}.{attr} is {value!r}, not a list or tuple of "
-                    f"{'targets' if attr == 'jumps' else 'state keys'}.",
-                    f'Write it as a tuple, e.g. {attr} = ("key",) — note the trailing comma.',
-                    component,
-                ))
+                findings.append(
+                    Finding(
+                        ERROR,
+                        "flowmachine.E015",
+                        f"Flow {flow.name!r}: {component.__name__}.{attr} is {value!r}, not a list or tuple of "
+                        f"{'targets' if attr == 'jumps' else 'state keys'}.",
+                        f'Write it as a tuple, e.g. {attr} = ("key",) — note the trailing comma.',
+                        component,
+                    )
+                )
     return findings
 
 
@@ -137,19 +144,27 @@ def _read_findings(flow: CompiledFlow, graph: FlowGraph, reachable: set[str]) ->
                 f"writes, or give it in initial_state and list it in {flow.name}.initial_keys."
             )
             if written_somewhere:
-                findings.append(Finding(
-                    WARNING, "flowmachine.W016",
-                    f"Flow {flow.name!r}: {place.local_name} reads {key!r} ({where}), which is not written "
-                    f"before it on the path {witness}.",
-                    hint, place.component,
-                ))
+                findings.append(
+                    Finding(
+                        WARNING,
+                        "flowmachine.W016",
+                        f"Flow {flow.name!r}: {place.local_name} reads {key!r} ({where}), which is not written "
+                        f"before it on the path {witness}.",
+                        hint,
+                        place.component,
+                    )
+                )
             else:
-                findings.append(Finding(
-                    ERROR, "flowmachine.E014",
-                    f"Flow {flow.name!r}: {place.local_name} reads {key!r} ({where}), which no path writes "
-                    f"before it, e.g. {witness}.",
-                    hint, place.component,
-                ))
+                findings.append(
+                    Finding(
+                        ERROR,
+                        "flowmachine.E014",
+                        f"Flow {flow.name!r}: {place.local_name} reads {key!r} ({where}), which no path writes "
+                        f"before it, e.g. {witness}.",
+                        hint,
+                        place.component,
+                    )
+                )
     return findings
 
 
@@ -158,22 +173,28 @@ def _shape_findings(flow: CompiledFlow, graph: FlowGraph, reachable: set[str]) -
     for name in graph.actions:
         place = flow.places[name]
         if name not in reachable:
-            findings.append(Finding(
-                WARNING, "flowmachine.W017",
-                f"Flow {flow.name!r}: {place.local_name} ({name}) cannot be reached from {graph.label(graph.start)}: "
-                f"no transition or jump leads to it.",
-                f"Declare the jump that enters it in the jumps of the action that takes it, or remove "
-                f"{place.local_name} from its scaffold's action_set.",
-                place.component,
-            ))
+            findings.append(
+                Finding(
+                    WARNING,
+                    "flowmachine.W017",
+                    f"Flow {flow.name!r}: {place.local_name} ({name}) cannot be reached from "
+                    f"{graph.label(graph.start)}: no transition or jump leads to it.",
+                    f"Declare the jump that enters it in the jumps of the action that takes it, or remove "
+                    f"{place.local_name} from its scaffold's action_set.",
+                    place.component,
+                )
+            )
         elif FINAL not in graph.reachable(name):
             way_in = graph.shortest(name)
-            findings.append(Finding(
-                WARNING, "flowmachine.W018",
-                f"Flow {flow.name!r}: {place.local_name} is a dead end: from the path {way_in} no "
-                f"transition or jump leads on to the end of the flow.",
-                "Let its scaffold's transition lead on (possible_next may return None to complete the "
-                "scaffold), or declare a jump out of it.",
-                place.component,
-            ))
+            findings.append(
+                Finding(
+                    WARNING,
+                    "flowmachine.W018",
+                    f"Flow {flow.name!r}: {place.local_name} is a dead end: from the path {way_in} no "
+                    f"transition or jump leads on to the end of the flow.",
+                    "Let its scaffold's transition lead on (possible_next may return None to complete the "
+                    "scaffold), or declare a jump out of it.",
+                    place.component,
+                )
+            )
     return findings

@@ -88,7 +88,10 @@ class FlowContext:
     def hidden_field(self) -> SafeString:
         return format_html(
             '<input type="hidden" name="{}" value="{}"><input type="hidden" name="{}" value="{}">',
-            self.param, self.task_id, VERSION_PARAM, self.version,
+            self.param,
+            self.task_id,
+            VERSION_PARAM,
+            self.version,
         )
 
     @property
@@ -149,9 +152,7 @@ def journal_name(flow: CompiledFlow, name: str) -> str:
         counts: dict[str, int] = {}
         for place in actions:
             counts[place.local_name] = counts.get(place.local_name, 0) + 1
-        names = _short_names[flow] = {
-            p.name: p.local_name if counts[p.local_name] == 1 else p.name for p in actions
-        }
+        names = _short_names[flow] = {p.name: p.local_name if counts[p.local_name] == 1 else p.name for p in actions}
     return names.get(name, name)
 
 
@@ -166,7 +167,7 @@ def _fold_journal(journal: list[list[Any]], limit: int) -> list[list[Any]]:
         apply_entry(state, entry)
         position = entry[2] or position
     base = [folded[-1][0], "base", position]
-    return [base + ([state] if state else []), *journal[len(folded):]]
+    return [base + ([state] if state else []), *journal[len(folded) :]]
 
 
 @dataclass(frozen=True)
@@ -205,8 +206,7 @@ class Task:
         place = flow.places.get(position) if isinstance(position, str) else None
         if place is None or not place.is_action or not isinstance(record.get("data"), dict):
             raise CorruptStateError(
-                f"Task {task_id[:8]}… of flow {flow.name!r} is at {position!r}, "
-                f"which is not an action of the flow."
+                f"Task {task_id[:8]}… of flow {flow.name!r} is at {position!r}, which is not an action of the flow."
             )
         malformed = _malformed_fields(record)
         if malformed:
@@ -323,7 +323,7 @@ class Task:
             if outcome.errors:
                 self.record["err"] = [str(e) for e in outcome.errors]
         elif isinstance(outcome, (str, type)):
-            return self.advance(_Jump(outcome))  # type: ignore[arg-type]
+            return self.advance(_Jump(outcome))
         else:
             raise FlowDefinitionError(
                 f"{place.component.__qualname__}.form_valid() in flow {self.flow.name!r} "

@@ -121,7 +121,11 @@ def extract(flow: CompiledFlow) -> FlowGraph:
         else:
             title = place.component.display_title()
             graph.nodes[place.name] = GraphNode(
-                place.name, place.local_name, "action", _cluster_of(place), place=place.name,
+                place.name,
+                place.local_name,
+                "action",
+                _cluster_of(place),
+                place=place.name,
                 tooltip=f"{title} (/{place.route})",
             )
     for place in root.walk():
@@ -146,12 +150,19 @@ def _source_id(graph: FlowGraph, place: Place) -> str:
 def _add_scaffold(graph: FlowGraph, scaffold: Place) -> None:
     transition = as_transition(scaffold.component.transition)  # type: ignore[attr-defined]
     graph.clusters[scaffold.name] = GraphCluster(
-        scaffold.name, scaffold.local_name, _cluster_of(scaffold), transition_label(transition),
+        scaffold.name,
+        scaffold.local_name,
+        _cluster_of(scaffold),
+        transition_label(transition),
         scaffold.first_leaf().name,
     )
     jump_id = f"{scaffold.name}.{JUMP}"
     graph.nodes[jump_id] = GraphNode(
-        jump_id, "jump", "jump", scaffold.name, tooltip=f"a jump from any step inside {scaffold.local_name}",
+        jump_id,
+        "jump",
+        "jump",
+        scaffold.name,
+        tooltip=f"a jump from any step inside {scaffold.local_name}",
     )
     members = graph.members[scaffold.name] = [jump_id, *(c.name for c in scaffold.children)]
     if scaffold.parent is not None:
@@ -186,11 +197,11 @@ def trace(graph: FlowGraph, history: Sequence[str], position: str | None) -> Hig
     """Mark a task's visited actions, its current action and the edges between its steps."""
     steps = [name for name in history if name in graph.nodes]
     if position in graph.nodes:
-        steps.append(position)  # type: ignore[arg-type]
+        steps.append(position)
     edges: set[int] = set()
     for source, target in pairwise(steps):
         edges.update(_explain(graph, source, target))
-    current = position if position in graph.nodes and graph.nodes[position].kind == "action" else None  # type: ignore[index]
+    current = position if position in graph.nodes and graph.nodes[position].kind == "action" else None
     return Highlight(graph.name, current, frozenset(steps), frozenset(edges))
 
 

@@ -74,7 +74,7 @@ def handler_flowgraph(handler: FlowHandler) -> Callable[[HttpRequest], HttpRespo
         return HttpResponse(body, content_type=CONTENT_TYPES[fmt])
 
     flowgraph.flowmachine_handler = handler  # type: ignore[attr-defined]
-    return flowgraph  # type: ignore[no-any-return]
+    return flowgraph
 
 
 def _task_highlight(request: HttpRequest, handler: FlowHandler, graphs: list[FlowGraph]) -> Highlight | None:
@@ -142,7 +142,7 @@ def all_flowgraphs(request: HttpRequest) -> HttpResponse:
         if graphs and not missing:
             try:
                 svg = render(graphs, "svg").decode()
-                section["svg"] = mark_safe(svg[svg.find("<svg"):])  # noqa: S308  (Graphviz output, not user input)
+                section["svg"] = mark_safe(svg[svg.find("<svg") :])  # noqa: S308  (Graphviz output, not user input)
             except DiagramsUnavailable as exc:
                 missing = str(exc)
         sections.append(section)

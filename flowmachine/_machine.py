@@ -195,7 +195,7 @@ class CompiledFlow:
                 continue
             seen.add(child_name)
             if child in stack:
-                cycle = " -> ".join(c.component_name() for c in stack[stack.index(child):] + [child])
+                cycle = " -> ".join(c.component_name() for c in stack[stack.index(child) :] + [child])
                 self._problem(
                     "flowmachine.E005",
                     f"{place.name}: scaffolds nest in a cycle: {cycle}.",
@@ -272,7 +272,7 @@ class CompiledFlow:
             siblings = self._siblings(parent)
             nxt = as_transition(parent.component.transition).static_next(node.local_name, siblings)  # type: ignore[attr-defined]
             if nxt is NotImplemented:
-                return NotImplemented
+                return NotImplemented  # type: ignore[no-any-return]
             if nxt is not None:
                 return parent.children[siblings.index(nxt)].first_leaf()  # type: ignore[arg-type]
             node = parent
@@ -398,4 +398,4 @@ class _Choice:
         key = (self.scope, self.current)
         if key not in context["choices"]:
             context["choices"][key] = self.transition.choose_next(self.current, self.siblings, context["state"])
-        return context["choices"][key] == self.target
+        return bool(context["choices"][key] == self.target)

@@ -93,9 +93,7 @@ def _common_prefix(a: list[str], b: list[str]) -> int:
 
 def _by_name(flow: CompiledFlow, segments: list[str], *, actions: bool) -> Place | None:
     """The place named ``segments[-1]`` closest to the old path ``segments``."""
-    candidates = [
-        p for p in flow.places.values() if p.local_name == segments[-1] and p.is_action == actions
-    ]
+    candidates = [p for p in flow.places.values() if p.local_name == segments[-1] and p.is_action == actions]
     if not candidates:
         return None
     return max(candidates, key=lambda p: _common_prefix(p.name.split(SEPARATOR), segments))
@@ -174,7 +172,7 @@ def relocate(task_id: str, record: dict[str, Any], flow: CompiledFlow) -> Move |
             if target is not None and target not in new_history:
                 new_history.append(target)
         if move.new in new_history:  # moved back to a visited step: cut the history there, like Back
-            del new_history[new_history.index(move.new):]
+            del new_history[new_history.index(move.new) :]
         record["hist"] = new_history
     answers = record.get("ans")
     if isinstance(answers, dict):

@@ -257,9 +257,7 @@ class FlowPath:
     def steps(self) -> list[str]:
         """One readable line per move, e.g. ``LoginOrRegister --jump--> Register``."""
         label = self.graph.label
-        return [
-            f"{label(e.source)} --{'jump' if e.is_jump else 'complete'}--> {label(e.target)}" for e in self.edges
-        ]
+        return [f"{label(e.source)} --{'jump' if e.is_jump else 'complete'}--> {label(e.target)}" for e in self.edges]
 
     def __str__(self) -> str:
         label = self.graph.label

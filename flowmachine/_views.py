@@ -21,8 +21,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
 from flowmachine import _events
-from flowmachine._engine import JUMP_PARAM, VERSION_PARAM, Task, is_valid_task_id, new_task_id
-from flowmachine._ids import is_fresh_provisional
+from flowmachine._engine import JUMP_PARAM, VERSION_PARAM, Task, is_valid_task_id
+from flowmachine._ids import is_fresh_provisional, new_task_id
 from flowmachine._machine import CompiledFlow, Place
 from flowmachine._migrate import flow_names
 from flowmachine.binding import binding_hash, matches, provisional_binding
@@ -163,8 +163,11 @@ class FlowEndpoint:
         if "done" in record:
             logger.info("Request for finished task %s… in flow %s", task_id[:8], self.flow.name)
             return error_page(
-                request, "finished", status=410,
-                continue_url=record.get("done"), restart_url=self._restart(request, kwargs),
+                request,
+                "finished",
+                status=410,
+                continue_url=record.get("done"),
+                restart_url=self._restart(request, kwargs),
             )
         task = Task(task_id, record, self.flow, self._namespace(request))
         if task.relocated:
@@ -289,8 +292,12 @@ class FlowEndpoint:
             logger.warning("Ignored unsafe %s=%r in flow %s", ON_COMPLETE_PARAM, on_complete, self.flow.name)
             on_complete = None
         task = Task.start(
-            self.flow, self._namespace(request), None,
-            on_complete=on_complete, url_kwargs=kwargs, task_id=task_id,
+            self.flow,
+            self._namespace(request),
+            None,
+            on_complete=on_complete,
+            url_kwargs=kwargs,
+            task_id=task_id,
         )
         task.provisional = True
         if on_complete:
@@ -320,12 +327,16 @@ class FlowEndpoint:
         """A POST from a page older than the task's last move: show the current step afresh, change nothing."""
         logger.info(
             "Stale POST for %s of task %s… (page of change %r, task at %d): refused",
-            task.current_place.name, task.id[:8], request.POST.get(VERSION_PARAM), task.moved_at,
+            task.current_place.name,
+            task.id[:8],
+            request.POST.get(VERSION_PARAM),
+            task.moved_at,
         )
         fresh = copy.copy(request)
         fresh.method = "GET"
-        fresh.GET = request.GET.copy()
-        fresh.GET.pop(JUMP_PARAM, None)
+        query = request.GET.copy()
+        query.pop(JUMP_PARAM, None)
+        fresh.GET = query  # type: ignore[assignment]  # a copy of the request's own GET
         fresh.POST = QueryDict()
         task.record["err"] = [str(STALE_MESSAGE)]
         response = self._run(fresh, kwargs, task)

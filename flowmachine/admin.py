@@ -61,8 +61,18 @@ class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_per_page = 50
     show_full_result_count = False  # COUNT(*) on millions of rows at each page view is costly
     actions = ["expire_tasks"]
-    fields = ("task_id", "flow", "position", "status", "user_id", "version", "created", "accessed",
-              "diagram", "decoded")
+    fields = (
+        "task_id",
+        "flow",
+        "position",
+        "status",
+        "user_id",
+        "version",
+        "created",
+        "accessed",
+        "diagram",
+        "decoded",
+    )
     readonly_fields = fields
 
     # -- read-only -------------------------------------------------------------
@@ -149,5 +159,5 @@ def task_diagram(flow_name: str, record: dict[str, Any]) -> SafeString:
         return format_html("<p>{}</p>", f"Install the diagrams extra to see the flow: {diagrams.INSTALL_HINT}")
     except Exception as exc:  # a diagram must never break the admin page
         return format_html("<p>{}</p>", f"The diagram could not be drawn: {exc}")
-    svg = svg[svg.find("<svg"):] if "<svg" in svg else svg
+    svg = svg[svg.find("<svg") :] if "<svg" in svg else svg
     return mark_safe(f'<div class="flowmachine-diagram">{svg}</div>')  # noqa: S308 - Graphviz output

@@ -100,8 +100,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     try:
         binder = flow_settings.FLOWS_TASK_BINDER
     except ImproperlyConfigured as exc:
-        messages.append(checks.Error(str(exc), hint="Set FLOWS_TASK_BINDER to a dotted path of a callable.",
-                                     id="flowmachine.E012"))
+        messages.append(
+            checks.Error(str(exc), hint="Set FLOWS_TASK_BINDER to a dotted path of a callable.", id="flowmachine.E012")
+        )
         binder = None
     middleware = "django.contrib.sessions.middleware.SessionMiddleware"
     if binder is session_binder and middleware not in getattr(settings, "MIDDLEWARE", []):
@@ -115,8 +116,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     try:
         get_store()
     except ImproperlyConfigured as exc:
-        messages.append(checks.Error(str(exc), hint="Set FLOWS_STATE_STORE to the dotted path of a store module.",
-                                     id="flowmachine.E012"))
+        messages.append(
+            checks.Error(
+                str(exc), hint="Set FLOWS_STATE_STORE to the dotted path of a store module.", id="flowmachine.E012"
+            )
+        )
     return messages
 
 

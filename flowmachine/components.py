@@ -115,11 +115,11 @@ class _Jump:
         return target if isinstance(target, str) else target.component_name()
 
 
-class Action(FlowComponent, FormView):
+class Action(FlowComponent, FormView):  # type: ignore[type-arg]
     """One page of a flow: a FormView whose ``form_valid`` says where to go next."""
 
     _abstract = True
-    form_class: type[forms.BaseForm] | None = None  # type: ignore[assignment]
+    form_class: type[forms.BaseForm] | None = None
     #: Leave this action out of the back trail (a page that only redirects, say).
     skip_on_back: ClassVar[bool] = False
     #: State keys ``form_valid`` sets; None (the default) means undeclared: may set any.
@@ -149,12 +149,12 @@ class Action(FlowComponent, FormView):
             return self.form_valid(form)
         return self.form_invalid(form)
 
-    def form_valid(self, form: forms.BaseForm) -> Any:  # type: ignore[override]
+    def form_valid(self, form: forms.BaseForm) -> Any:
         """Act on valid data; return COMPLETE, a target, or an HttpResponse."""
         return COMPLETE
 
     def get_form(self, form_class: type[forms.BaseForm] | None = None) -> forms.BaseForm:
-        form = super().get_form(form_class)
+        form: forms.BaseForm = super().get_form(form_class)
         if self.request.method in ("GET", "HEAD"):
             errors = self.task.pop_errors()
             if errors:

@@ -61,9 +61,7 @@ class FlowSettings:
             except ImportError as exc:
                 from django.core.exceptions import ImproperlyConfigured
 
-                raise ImproperlyConfigured(
-                    f"Could not import {value!r} for the setting {name}: {exc}"
-                ) from exc
+                raise ImproperlyConfigured(f"Could not import {value!r} for the setting {name}: {exc}") from exc
         self._cache[name] = value
         return value
 

@@ -106,12 +106,14 @@ def _prepare(
     for graph in graphs:
         kept = [i for i, e in enumerate(graph.edges) if e.kind != "jump"]
         hidden = {n.id for n in graph.nodes.values() if n.kind == "jump"}
-        lean.append(replace(
-            graph,
-            nodes={k: n for k, n in graph.nodes.items() if k not in hidden},
-            edges=[graph.edges[i] for i in kept],
-            members={k: [m for m in v if m not in hidden] for k, v in graph.members.items()},
-        ))
+        lean.append(
+            replace(
+                graph,
+                nodes={k: n for k, n in graph.nodes.items() if k not in hidden},
+                edges=[graph.edges[i] for i in kept],
+                members={k: [m for m in v if m not in hidden] for k, v in graph.members.items()},
+            )
+        )
         mark = highlights.get(graph.name)
         if mark is not None:
             renumber = {old: new for new, old in enumerate(kept)}
@@ -131,10 +133,23 @@ _PATH = "#2563eb"
 
 _NODE_STYLE: dict[str, dict[str, str]] = {
     "action": {"shape": "box", "style": "rounded,filled", "fillcolor": "white", "color": _INK, "fontsize": "11"},
-    "start": {"shape": "circle", "style": "filled", "fillcolor": "black", "label": "", "width": "0.2",
-              "fixedsize": "true"},
-    "final": {"shape": "doublecircle", "style": "filled", "fillcolor": "#e2e8f0", "color": _INK,
-              "fontsize": "9", "width": "0.45", "fixedsize": "true"},
+    "start": {
+        "shape": "circle",
+        "style": "filled",
+        "fillcolor": "black",
+        "label": "",
+        "width": "0.2",
+        "fixedsize": "true",
+    },
+    "final": {
+        "shape": "doublecircle",
+        "style": "filled",
+        "fillcolor": "#e2e8f0",
+        "color": _INK,
+        "fontsize": "9",
+        "width": "0.45",
+        "fixedsize": "true",
+    },
     "exit": {"shape": "point", "peripheries": "2", "width": "0.09", "color": _INK, "label": ""},
     "jump": {"shape": "plaintext", "fontsize": "9", "fontcolor": _MUTED},
 }
@@ -143,14 +158,20 @@ _EDGE_STYLE: dict[str, dict[str, str]] = {
     "entry": {"color": _INK},
     "complete": {"color": _INK, "fontsize": "9", "fontcolor": _INK},
     "choice": {"color": _CHOICE, "fontsize": "9", "fontcolor": _CHOICE},
-    "jump": {"color": _MUTED, "fontsize": "8", "fontcolor": _MUTED, "style": "dashed",
-             "arrowsize": "0.6", "constraint": "false"},
+    "jump": {
+        "color": _MUTED,
+        "fontsize": "8",
+        "fontcolor": _MUTED,
+        "style": "dashed",
+        "arrowsize": "0.6",
+        "constraint": "false",
+    },
 }
 
 
 def _pygraphviz() -> Any:
     try:
-        import pygraphviz  # type: ignore[import-untyped]
+        import pygraphviz
     except ImportError as exc:
         raise DiagramsUnavailable(str(exc)) from exc
     return pygraphviz
@@ -174,8 +195,13 @@ def _draw_flow(agraph: Any, graph: FlowGraph, highlight: Highlight | None) -> No
                 cluster = graph.clusters[member]
                 label = cluster.label + (f"\n({cluster.transition})" if cluster.transition else "")
                 sub = container.add_subgraph(
-                    name=f"cluster_{cluster.id}", label=label, style="rounded", color=_MUTED, fontsize="11",
-                    fontname=_FONT, penwidth="2" if cluster.parent is None else "1",
+                    name=f"cluster_{cluster.id}",
+                    label=label,
+                    style="rounded",
+                    color=_MUTED,
+                    fontsize="11",
+                    fontname=_FONT,
+                    penwidth="2" if cluster.parent is None else "1",
                 )
                 fill(sub, member)
             else:
@@ -212,9 +238,7 @@ def _inside(graph: FlowGraph, node_id: str, cluster_id: str) -> bool:
     return False
 
 
-def to_dot(
-    flows: Flows, *, highlight: Highlight | Iterable[Highlight] | None = None, jumps: bool = True
-) -> str:
+def to_dot(flows: Flows, *, highlight: Highlight | Iterable[Highlight] | None = None, jumps: bool = True) -> str:
     """Graphviz dot source of one or several flows (needs pygraphviz)."""
     return str(_agraph(*_prepare(flows, highlight, jumps)).string())
 
@@ -290,14 +314,13 @@ def _mermaid_node(node: GraphNode, mid: str) -> str:
     return f"{mid}({_mermaid_text(node.label)})"
 
 
-def to_mermaid(
-    flows: Flows, *, highlight: Highlight | Iterable[Highlight] | None = None, jumps: bool = True
-) -> str:
+def to_mermaid(flows: Flows, *, highlight: Highlight | Iterable[Highlight] | None = None, jumps: bool = True) -> str:
     """Mermaid flowchart text of one or several flows (no C library needed)."""
     graphs, highlights = _prepare(flows, highlight, jumps)
     ids = _mermaid_ids(graphs)
     lines = ["flowchart TB"]
     for graph in graphs:
+
         def emit(container: str | None, depth: int, graph: FlowGraph = graph) -> None:
             pad = "  " * depth
             for key in graph.members.get(container, []):

@@ -112,8 +112,13 @@ class FlowHandler:
             else:
                 # The entry shares its path with the first action; name it too.
                 first = compiled.root.first_leaf()
-                patterns.append(path(compiled.root.route, FlowEndpoint(self, compiled, first, entry=True),
-                                     name=compiled.root.url_name))
+                patterns.append(
+                    path(
+                        compiled.root.route,
+                        FlowEndpoint(self, compiled, first, entry=True),
+                        name=compiled.root.url_name,
+                    )
+                )
         if self.app_namespace:
             return patterns, self.app_namespace
         return patterns
@@ -162,8 +167,12 @@ class FlowHandler:
     ) -> Task:
         """Start a task of *flow* bound to the requester and save it."""
         task = Task.start(
-            flow, namespace, self.binder_value(request),
-            initial_state=initial_state, on_complete=on_complete_url, url_kwargs=url_kwargs,
+            flow,
+            namespace,
+            self.binder_value(request),
+            initial_state=initial_state,
+            on_complete=on_complete_url,
+            url_kwargs=url_kwargs,
         )
         counts = _events.before_save(request, task)
         self.get_store().put_state(task.id, task.next_record())
@@ -184,8 +193,12 @@ class FlowHandler:
         """Start a task of *flow* now and return the URL of its first step."""
         compiled = self.compiled(flow)
         task = self.create_task(
-            request, compiled, namespace=self.app_namespace, on_complete_url=on_complete_url,
-            initial_state=initial_state, url_kwargs=url_kwargs,
+            request,
+            compiled,
+            namespace=self.app_namespace,
+            on_complete_url=on_complete_url,
+            initial_state=initial_state,
+            url_kwargs=url_kwargs,
         )
         first = compiled.root.first_leaf()
         name = f"{self.app_namespace}:{first.url_name}" if self.app_namespace else first.url_name

@@ -43,7 +43,10 @@ class RequiredState(Precondition):
         task = component.task
         logger.warning(
             "Task %s… of flow %s reached %s without state %s",
-            task.id[:8], task.flow.name, component.place.name, ", ".join(missing),
+            task.id[:8],
+            task.flow.name,
+            component.place.name,
+            ", ".join(missing),
         )
         from flowmachine._views import error_page
 

@@ -25,15 +25,12 @@ def get_store(path: str | None = None) -> BaseStateStore:
     try:
         module = import_module(path)
     except ImportError as exc:
-        raise ImproperlyConfigured(
-            f"FLOWS_STATE_STORE names {path!r}, which cannot be imported: {exc}"
-        ) from exc
+        raise ImproperlyConfigured(f"FLOWS_STATE_STORE names {path!r}, which cannot be imported: {exc}") from exc
     store_cls = getattr(module, "StateStore", None)
     if store_cls is None:
-        raise ImproperlyConfigured(
-            f"The state store module {path!r} has no class named StateStore."
-        )
-    store = _instances[path] = store_cls()
+        raise ImproperlyConfigured(f"The state store module {path!r} has no class named StateStore.")
+    store: BaseStateStore = store_cls()
+    _instances[path] = store
     return store
 
 

@@ -20,24 +20,20 @@ class Transition:
     scaffold's transition decide).
     """
 
-    def choose_next(
-        self, current: str, siblings: Sequence[str], state: Mapping[str, Any]
-    ) -> str | None:
+    def choose_next(self, current: str, siblings: Sequence[str], state: Mapping[str, Any]) -> str | None:
         """Return the name of the sibling to enter after *current* completes, or None."""
         return None
 
     def static_next(self, current: str, siblings: Sequence[str]) -> str | None | type[NotImplemented]:  # type: ignore[valid-type]
         """Where COMPLETE leads, if it never depends on state; NotImplemented otherwise."""
-        return NotImplemented
+        return NotImplemented  # type: ignore[no-any-return]
 
 
 class Linear(Transition):
     """Next in ``action_set`` order; after the last, complete the scaffold."""
 
-    def choose_next(
-        self, current: str, siblings: Sequence[str], state: Mapping[str, Any]
-    ) -> str | None:
-        return self.static_next(current, siblings)  # type: ignore[return-value]
+    def choose_next(self, current: str, siblings: Sequence[str], state: Mapping[str, Any]) -> str | None:
+        return self.static_next(current, siblings)
 
     def static_next(self, current: str, siblings: Sequence[str]) -> str | None:
         index = list(siblings).index(current)

@@ -133,9 +133,24 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         args = [
-            REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-            "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-            "--logfile", str(self.directory / "redis.log"), "--protected-mode", "no", *self.extra,
+            REDIS_SERVER,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--logfile",
+            str(self.directory / "redis.log"),
+            "--protected-mode",
+            "no",
+            *self.extra,
         ]
         self.proc = _spawn(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_until(self.ping, f"redis-server on port {self.port} answering")
@@ -163,23 +178,40 @@ def redis_cluster(masters: int = 3) -> Iterator[list[RedisServer]]:
     """A real Redis Cluster of *masters* masters on loopback, no replicas."""
     directory = Path(tempfile.mkdtemp(prefix="fm-cluster-"))
     nodes = [
-        RedisServer(directory / str(i), free_cluster_port(), "--cluster-enabled", "yes",
-                    "--cluster-config-file", str(directory / str(i) / "nodes.conf"),
-                    "--cluster-node-timeout", "2000")
+        RedisServer(
+            directory / str(i),
+            free_cluster_port(),
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            str(directory / str(i) / "nodes.conf"),
+            "--cluster-node-timeout",
+            "2000",
+        )
         for i in range(masters)
     ]
     try:
         for node in nodes:
             node.start()
         subprocess.run(
-            [REDIS_CLI, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes),
-             "--cluster-replicas", "0", "--cluster-yes"],
-            check=True, capture_output=True, timeout=60,
+            [
+                REDIS_CLI,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{n.port}" for n in nodes),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
 
         def ready() -> bool:
-            info = subprocess.run([REDIS_CLI, "-p", str(nodes[0].port), "cluster", "info"],
-                                  capture_output=True, text=True, timeout=5).stdout
+            info = subprocess.run(
+                [REDIS_CLI, "-p", str(nodes[0].port), "cluster", "info"], capture_output=True, text=True, timeout=5
+            ).stdout
             return "cluster_state:ok" in info and f"cluster_known_nodes:{masters}" in info
 
         wait_until(ready, "the Redis Cluster reporting cluster_state:ok")
@@ -198,8 +230,7 @@ def redis_sentinel(service: str = "fm-primary") -> Iterator[tuple[RedisServer, i
     port = free_port()
     config = directory / "sentinel.conf"
     config.write_text(
-        f"port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {directory}\n"
-        f"logfile {directory / 'sentinel.log'}\n"
+        f"port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {directory}\nlogfile {directory / 'sentinel.log'}\n"
     )
     proc = None
     try:
@@ -209,8 +240,12 @@ def redis_sentinel(service: str = "fm-primary") -> Iterator[tuple[RedisServer, i
         proc = _spawn([REDIS_SERVER, str(config), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
         def knows_master() -> bool:
-            out = subprocess.run([REDIS_CLI, "-p", str(port), "sentinel", "get-master-addr-by-name", service],
-                                 capture_output=True, text=True, timeout=5).stdout.split()
+            out = subprocess.run(
+                [REDIS_CLI, "-p", str(port), "sentinel", "get-master-addr-by-name", service],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.split()
             return out == ["127.0.0.1", str(master.port)]
 
         wait_until(knows_master, "the Sentinel naming its master")
@@ -247,9 +282,13 @@ def pg_database(env: dict[str, str]) -> Iterator[str]:
     try:
         server_env = {**env, **database_env(name)}
         django_admin(server_env, "migrate", "--run-syncdb", "-v", "0")
-        django_admin(server_env, "shell", "-c",
-                     "from django.contrib.auth.models import User; "
-                     "User.objects.create_user('alice', 'alice@example.com', 's3cret-pass')")
+        django_admin(
+            server_env,
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import User; "
+            "User.objects.create_user('alice', 'alice@example.com', 's3cret-pass')",
+        )
         yield name
     finally:
         with pg_connect() as conn:
@@ -281,8 +320,14 @@ def _base_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def django_admin(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "django", *args], env=_base_env(env), cwd=ROOT,
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "django", *args],
+        env=_base_env(env),
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 # -- app servers ------------------------------------------------------------------------
@@ -304,10 +349,24 @@ class AppServer:
 
     def start(self) -> AppServer:
         args = [
-            sys.executable, "-m", "gunicorn", "django.core.wsgi:get_wsgi_application()",
-            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-            "--worker-class", "gthread", "--threads", str(self.threads), "--timeout", "60",
-            "--graceful-timeout", "2", "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "django.core.wsgi:get_wsgi_application()",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(self.threads),
+            "--timeout",
+            "60",
+            "--graceful-timeout",
+            "2",
+            "--log-level",
+            "warning",
         ]
         self.proc = _spawn(args, env=_base_env(self.env), cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(lambda: self.proc.poll() is None and _port_open(self.port), f"gunicorn on port {self.port}")

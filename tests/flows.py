@@ -39,8 +39,9 @@ class ChooseItem(Step):
 class LoginForm(forms.Form):
     username = forms.CharField(required=False)
     password = forms.CharField(required=False, widget=forms.PasswordInput)
-    choice = forms.ChoiceField(choices=[("login", "Log in"), ("register", "Register"), ("forgot", "Forgot")],
-                               initial="login")
+    choice = forms.ChoiceField(
+        choices=[("login", "Log in"), ("register", "Register"), ("forgot", "Forgot")], initial="login"
+    )
 
     def clean(self):
         data = super().clean()

@@ -81,4 +81,4 @@ import json as _json
 
 for _name, _value in os.environ.items():
     if _name.startswith("FLOWMACHINE_TEST_SETTING_"):
-        globals()[_name[len("FLOWMACHINE_TEST_SETTING_"):]] = _json.loads(_value)
+        globals()[_name[len("FLOWMACHINE_TEST_SETTING_") :]] = _json.loads(_value)

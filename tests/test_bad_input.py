@@ -305,7 +305,9 @@ def test_a_finished_task_shows_the_finished_page_and_runs_nothing(client, shoppe
     walk_to_confirm(walker)
     assert walker.post({})["Location"] == "/done/"
     assert Order.objects.count() == 1
-    response = getattr(client, method)(url, {"_t": walker.task_id, "item": "book"} if method == "post" else {"_t": walker.task_id})
+    response = getattr(client, method)(
+        url, {"_t": walker.task_id, "item": "book"} if method == "post" else {"_t": walker.task_id}
+    )
     assert response.status_code == 410
     assert page_kind(response) == "finished"
     assert '<a href="/done/">Continue</a>' in response.content.decode()

@@ -21,7 +21,11 @@ def test_the_benchmark_runs_in_its_quickest_mode(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     done = subprocess.run(
         [sys.executable, "-m", "tests.benchmarks", "--smoke", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Targets:" in done.stdout

@@ -49,10 +49,30 @@ def worker(extra_env: dict[str, str] | None = None, **flow_settings: object) -> 
         **(extra_env or {}),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker", "--pool", "solo",
-         "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "--loglevel", "INFO", "--queues", queue],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tests.celery_app",
+            "worker",
+            "--pool",
+            "solo",
+            "--concurrency",
+            "1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "INFO",
+            "--queues",
+            queue,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     app.conf.update(broker_url=BROKER, result_backend=BROKER, task_default_queue=queue)
     try:
@@ -71,17 +91,39 @@ def insert(expired: int, live: int) -> None:
     now, old = timezone.now(), timezone.now() - timedelta(days=1)
     data = encode_record({"version": 1, "flow": "Survey", "pos": "Survey.AskAge", "data": {}})
     TaskRecord.objects.bulk_create(
-        [TaskRecord(task_id=f"c{i:031d}", version=1, data=data, created=old, accessed=old,
-                    flow="Survey", position="Survey.AskAge") for i in range(expired)]
-        + [TaskRecord(task_id=f"k{i:031d}", version=1, data=data, created=now, accessed=now,
-                      flow="Survey", position="Survey.AskAge") for i in range(live)]
+        [
+            TaskRecord(
+                task_id=f"c{i:031d}",
+                version=1,
+                data=data,
+                created=old,
+                accessed=old,
+                flow="Survey",
+                position="Survey.AskAge",
+            )
+            for i in range(expired)
+        ]
+        + [
+            TaskRecord(
+                task_id=f"k{i:031d}",
+                version=1,
+                data=data,
+                created=now,
+                accessed=now,
+                flow="Survey",
+                position="Survey.AskAge",
+            )
+            for i in range(live)
+        ]
     )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_deletes_expired_rows_of_the_database_store():
     if connection.vendor != "postgresql":
-        pytest.skip("the worker process needs a database it can share with the test: run with FLOWMACHINE_TEST_DB=postgres")
+        pytest.skip(
+            "the worker process needs a database it can share with the test: run with FLOWMACHINE_TEST_DB=postgres"
+        )
     insert(expired=25, live=5)
     # The worker uses the test database itself (test_<name>), where the rows were committed.
     shared = {"FLOWMACHINE_TEST_DB": "postgres", "FLOWMACHINE_TEST_PG_NAME": connection.settings_dict["NAME"]}

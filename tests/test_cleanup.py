@@ -30,12 +30,14 @@ def make_rows(expired: int, live: int, *, position: str = "Survey.AskAge") -> No
     old = now - timedelta(days=1)
     data = encode_record({"version": 1, "flow": "Survey", "pos": position, "data": {}})
     rows = [
-        TaskRecord(task_id=f"x{i:031d}", version=1, data=data, created=old, accessed=old,
-                   flow="Survey", position=position)
+        TaskRecord(
+            task_id=f"x{i:031d}", version=1, data=data, created=old, accessed=old, flow="Survey", position=position
+        )
         for i in range(expired)
     ] + [
-        TaskRecord(task_id=f"l{i:031d}", version=1, data=data, created=now, accessed=now,
-                   flow="Survey", position=position)
+        TaskRecord(
+            task_id=f"l{i:031d}", version=1, data=data, created=now, accessed=now, flow="Survey", position=position
+        )
         for i in range(live)
     ]
     TaskRecord.objects.bulk_create(rows, batch_size=5000)

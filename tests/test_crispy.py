@@ -160,8 +160,9 @@ def test_flow_fields_outside_a_flow_render_nothing():
     assert FlowFields().render(None, Context({})) == ""
 
 
-@pytest.mark.parametrize("module, extra", [("flowmachine.contrib.crispy", "crispy"),
-                                            ("flowmachine.contrib.celery", "celery")])
+@pytest.mark.parametrize(
+    "module, extra", [("flowmachine.contrib.crispy", "crispy"), ("flowmachine.contrib.celery", "celery")]
+)
 def test_a_missing_package_names_the_extra(module: str, extra: str) -> None:
     blocked = {"crispy": "crispy_forms", "celery": "celery"}[extra]
     code = f"import sys; sys.modules[{blocked!r}] = None; import {module}"

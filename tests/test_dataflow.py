@@ -259,7 +259,8 @@ def test_check_reports_errors_and_warnings_once_per_flow(served):
     served(DfCheckout)  # the same flow in a second handler is checked once
     messages = [m for m in check_data_flow() if m.obj in (DfConfirm, DfNeedsCart)]
     assert sorted((m.id, type(m).__name__) for m in messages) == [
-        ("flowmachine.E014", checks.Error.__name__), ("flowmachine.W016", checks.Warning.__name__),
+        ("flowmachine.E014", checks.Error.__name__),
+        ("flowmachine.W016", checks.Warning.__name__),
     ]
 
 

@@ -25,11 +25,11 @@ if not apps.is_installed("shop"):
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.management import call_command
-from flowmachine.backends.base import encode_record
 from shop.flows import Purchase
 from shop.management.commands.seed_demo import EMAIL, PASSWORD, USERNAME
 from shop.models import Order, SavedPaymentMethod
 
+from flowmachine.backends.base import encode_record
 from flowmachine.testing import FlowClient, coverage, simple_paths
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("demo_site.urls")]
@@ -81,8 +81,12 @@ EXPIRY = f"12/{(date.today().year + 2) % 100:02d}"
 DATA = {
     "ChooseItem": first_product,
     "LoginOrRegister": {"username": USERNAME, "password": PASSWORD},
-    "Register": {"username": "newbuyer", "email": "new@example.com", "password1": NEW_PASSWORD,
-                 "password2": NEW_PASSWORD},
+    "Register": {
+        "username": "newbuyer",
+        "email": "new@example.com",
+        "password1": NEW_PASSWORD,
+        "password2": NEW_PASSWORD,
+    },
     "EnterEmail": {"email": EMAIL},
     "EnterCode": code_from_the_email,
     "ResetPassword": {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},

@@ -41,7 +41,12 @@ def action(name: str, **attrs: Any) -> type[Action]:
         self.state[type(self).__name__] = form.cleaned_data["value"]
         return COMPLETE
 
-    body = {"template_name": "shop/step.html", "form_class": ValueForm, "form_valid": form_valid, "__module__": __name__}
+    body = {
+        "template_name": "shop/step.html",
+        "form_class": ValueForm,
+        "form_valid": form_valid,
+        "__module__": __name__,
+    }
     return type(name, (Action,), {**body, **attrs})
 
 
@@ -82,7 +87,7 @@ AT_PHONE = 3  # DpStart, DpName, DpEmail done
 AT_REFERRAL = 5
 
 
-# -- the policy, case by case ------------------------------------------------------------------------------
+# -- the policy, case by case ----------------------------------------------------------------------
 
 
 def test_a_task_under_the_same_definition_is_not_touched():
@@ -115,8 +120,11 @@ def test_a_removed_action_resumes_at_the_first_action_of_its_surviving_scaffold(
     v2 = compiled(scaffold("DpSignup", [action("DpStart"), details, extras, action("DpReview")]))
     again = resume(task, v2)
     assert again.current_place.name == "DpSignup.DpDetails.DpName"
-    assert again.relocated == ("DpSignup.DpDetails.DpPhone", "DpSignup.DpDetails.DpName",
-                               "removed; first action of DpSignup.DpDetails")
+    assert again.relocated == (
+        "DpSignup.DpDetails.DpPhone",
+        "DpSignup.DpDetails.DpName",
+        "removed; first action of DpSignup.DpDetails",
+    )
     assert again.state == task.state  # the data is kept
     # moved back to a visited step: the history is cut there, as Back would
     assert again.history == ["DpSignup.DpStart"]
@@ -136,8 +144,14 @@ def test_a_removed_scaffold_resumes_at_the_first_action_of_the_flow():
 
 def test_an_action_renamed_with_renamed_from_resumes_under_its_new_name():
     task = walk(compiled(v1()), 2)  # at DpEmail, DpName answered
-    details = scaffold("DpDetails", [action("DpFullName", renamed_from=("DpName",)),
-                                     action("DpEmailAddress", renamed_from="DpEmail"), action("DpPhone")])
+    details = scaffold(
+        "DpDetails",
+        [
+            action("DpFullName", renamed_from=("DpName",)),
+            action("DpEmailAddress", renamed_from="DpEmail"),
+            action("DpPhone"),
+        ],
+    )
     extras = scaffold("DpExtras", [action("DpNewsletter"), action("DpReferral")])
     v2 = compiled(scaffold("DpSignup", [action("DpStart"), details, extras, action("DpReview")]))
     again = resume(task, v2)
@@ -151,16 +165,16 @@ def test_renames_declared_on_the_root_scaffold():
     task = walk(compiled(v1()), 2)
     details = scaffold("DpDetails", [action("DpName"), action("DpMail"), action("DpPhone")])
     extras = scaffold("DpExtras", [action("DpNewsletter"), action("DpReferral")])
-    root = scaffold("DpSignup", [action("DpStart"), details, extras, action("DpReview")],
-                    renames={"DpEmail": "DpMail"})
+    root = scaffold("DpSignup", [action("DpStart"), details, extras, action("DpReview")], renames={"DpEmail": "DpMail"})
     again = resume(task, compiled(root))
     assert again.current_place.name == "DpSignup.DpDetails.DpMail"
 
 
 def test_a_renamed_scaffold_keeps_its_tasks_at_the_same_action():
     task = walk(compiled(v1()), AT_PHONE)
-    profile = scaffold("DpProfile", [action("DpName"), action("DpEmail"), action("DpPhone")],
-                       renamed_from=("DpDetails",))
+    profile = scaffold(
+        "DpProfile", [action("DpName"), action("DpEmail"), action("DpPhone")], renamed_from=("DpDetails",)
+    )
     extras = scaffold("DpExtras", [action("DpNewsletter"), action("DpReferral")])
     again = resume(task, compiled(scaffold("DpSignup", [action("DpStart"), profile, extras, action("DpReview")])))
     assert again.current_place.name == "DpSignup.DpProfile.DpPhone"
@@ -180,8 +194,7 @@ def test_an_action_moved_to_another_scaffold_is_found_by_its_name():
 
 def test_a_moved_action_with_a_namesake_goes_to_the_one_nearest_its_old_place():
     task = walk(compiled(v1()), AT_PHONE)
-    details = scaffold("DpDetails", [action("DpName"), action("DpEmail"),
-                                     scaffold("DpContact", [action("DpPhone")])])
+    details = scaffold("DpDetails", [action("DpName"), action("DpEmail"), scaffold("DpContact", [action("DpPhone")])])
     extras = scaffold("DpExtras", [action("DpNewsletter"), action("DpReferral"), action("DpPhone")])
     flow = compiled(scaffold("DpSignup", [action("DpStart"), details, extras, action("DpReview")]))
     assert plan(flow, "DpSignup.DpDetails.DpPhone").new == "DpSignup.DpDetails.DpContact.DpPhone"
@@ -240,7 +253,7 @@ def test_the_fingerprint_is_short_stable_and_follows_the_shape():
     assert walk(one, 0).record["fp"] == fingerprint(one)
 
 
-# -- over HTTP, with the URLconf swapped as a deploy would ---------------------------------------------------------
+# -- over HTTP, with the URLconf swapped as a deploy would -----------------------------------------
 
 
 @pytest.fixture
@@ -292,8 +305,10 @@ def test_a_live_task_resumes_over_http_after_a_deploy_moved_its_step(client, cap
         response = client.get(f"/signup/?_t={task_id}")
         assert response.status_code == 302
         assert response["Location"] == f"/signup/dp-extras/dp-phone/?_t={task_id}"
-        assert any("moved from DpSignup.DpDetails.DpPhone to DpSignup.DpExtras.DpPhone" in r.getMessage()
-                   for r in caplog.records)
+        assert any(
+            "moved from DpSignup.DpDetails.DpPhone to DpSignup.DpExtras.DpPhone" in r.getMessage()
+            for r in caplog.records
+        )
         assert client.get(response["Location"]).status_code == 200
         record = get_store().get_state(task_id)
         assert record["pos"] == "DpSignup.DpExtras.DpPhone"
@@ -309,8 +324,9 @@ def test_a_renamed_entry_point_keeps_its_tasks(client, isolated_handlers):
         task_id = walk_over_http(client, 2)
     details = scaffold("DpDetails", [action("DpName"), action("DpEmail"), action("DpPhone")])
     extras = scaffold("DpExtras", [action("DpNewsletter"), action("DpReferral")])
-    root = scaffold("DpRegistration", [action("DpStart"), details, extras, action("DpReview")],
-                    renamed_from=("DpSignup",), url="")
+    root = scaffold(
+        "DpRegistration", [action("DpStart"), details, extras, action("DpReview")], renamed_from=("DpSignup",), url=""
+    )
     with override_settings(ROOT_URLCONF=urlconf(root)):
         response = client.get(f"/signup/dp-details/dp-email/?_t={task_id}")
         assert response.status_code == 200
@@ -321,7 +337,7 @@ def test_a_renamed_entry_point_keeps_its_tasks(client, isolated_handlers):
         assert record["pos"] == "DpRegistration.DpDetails.DpPhone"
 
 
-# -- manage.py flowtasks ------------------------------------------------------------------------------------------------
+# -- manage.py flowtasks ---------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
@@ -346,8 +362,15 @@ def test_flowtasks_stranded_lists_the_tasks_a_deploy_would_move(client, isolated
         call_command("flowtasks", "--stranded", "--format", "json", stdout=out)
     data = json.loads(out.getvalue())
     assert data["live"] == 3
-    assert data["stranded"] == [{"task_id": at_phone, "flow": "DpSignup", "old": "DpSignup.DpDetails.DpPhone",
-                                 "new": "DpSignup.DpExtras.DpPhone", "reason": "moved"}]
+    assert data["stranded"] == [
+        {
+            "task_id": at_phone,
+            "flow": "DpSignup",
+            "old": "DpSignup.DpDetails.DpPhone",
+            "new": "DpSignup.DpExtras.DpPhone",
+            "reason": "moved",
+        }
+    ]
     with override_settings(ROOT_URLCONF=new), pytest.raises(SystemExit) as exit_info:
         call_command("flowtasks", "--stranded", "--check", stdout=StringIO())
     assert exit_info.value.code == 1
@@ -377,10 +400,12 @@ def test_find_stranded_reports_unserved_flows_and_lost_positions():
     del legacy["fp"]
     legacy["pos"] = "DpSignup.DpGone"
     other = {**copy.deepcopy(task.record), "flow": "NoSuchFlow"}
-    rows = find_stranded([("a" * 32, legacy), ("b" * 32, other), ("c" * 32, None), ("d" * 32, task.record)],
-                         {"DpSignup": flow})
+    rows = find_stranded(
+        [("a" * 32, legacy), ("b" * 32, other), ("c" * 32, None), ("d" * 32, task.record)], {"DpSignup": flow}
+    )
     assert [(r.task_id[0], r.reason) for r in rows] == [
-        ("a", "saved without a fingerprint; gone: 410"), ("b", "flow not served: 404")
+        ("a", "saved without a fingerprint; gone: 410"),
+        ("b", "flow not served: 404"),
     ]
 
 

@@ -95,7 +95,11 @@ def test_the_demo_command_writes_its_checkout(tmp_path):
     for name in ["demo.svg", "demo.dot"]:
         result = subprocess.run(
             [sys.executable, "manage.py", "flowgraph", "Purchase", "-o", str(tmp_path / name)],
-            cwd=ROOT / "demo", env=env, check=False, capture_output=True, text=True,
+            cwd=ROOT / "demo",
+            env=env,
+            check=False,
+            capture_output=True,
+            text=True,
         )
         assert result.returncode == 0, result.stderr
     root = ET.parse(tmp_path / "demo.svg").getroot()

@@ -26,9 +26,18 @@ NPM = CP + "NewPaymentMethod."
 BA = NPM + "BankAccount."
 
 ACTIONS = {
-    P + "ChooseItem", GUA + "LoginOrRegister", GUA + "Register", FP + "EnterEmail", FP + "EnterCode",
-    FP + "ResetPassword", CP + "SavedMethod", NPM + "CardNumber", BA + "BankDetails", BA + "AccountAddress",
-    NPM + "PayPal", P + "Confirm",
+    P + "ChooseItem",
+    GUA + "LoginOrRegister",
+    GUA + "Register",
+    FP + "EnterEmail",
+    FP + "EnterCode",
+    FP + "ResetPassword",
+    CP + "SavedMethod",
+    NPM + "CardNumber",
+    BA + "BankDetails",
+    BA + "AccountAddress",
+    NPM + "PayPal",
+    P + "Confirm",
 }
 SCAFFOLDS = {"Purchase", GUA[:-1], FP[:-1], CP[:-1], NPM[:-1], BA[:-1]}
 COMPLETE_EDGES = {
@@ -184,7 +193,9 @@ def test_trace_marks_jumps_from_the_innermost_scaffold_that_has_the_target(graph
     # a gap left by the back button is explained by nothing
     assert trace(graph, [P + "ChooseItem"], FP + "EnterCode").edges == frozenset()
     # a jump to a later sibling is a jump, not a COMPLETE
-    assert _edges(graph, trace(graph, [P + "ChooseItem"], P + "Confirm").edges) == {("Purchase.__jump__", P + "Confirm")}
+    assert _edges(graph, trace(graph, [P + "ChooseItem"], P + "Confirm").edges) == {
+        ("Purchase.__jump__", P + "Confirm")
+    }
     # names that are not in this flow are ignored
     assert trace(graph, ["Other.Step"], "Other.Place").current is None
 
@@ -266,7 +277,7 @@ def test_the_mermaid_output_nests_subgraphs_and_has_every_edge(graph):
     assert ("Confirm", "-->", "complete", "Purchase_final") in edges
     assert ("NewPaymentMethod_jump", "-.->", "goto:BankAccount", "BankAccount") in edges
     assert ("Purchase_start", "-->", None, "ChooseItem") in edges
-    assert "Purchase_final(((\"done\"))):::final" in text
+    assert 'Purchase_final((("done"))):::final' in text
 
 
 def test_mermaid_ids_stay_unique_when_names_repeat_across_flows(graph):
@@ -311,7 +322,9 @@ print(json.dumps(counts))
 def test_the_demo_checkout_is_drawn_completely():
     script = DEMO_SCRIPT.format(demo=str(ROOT / "demo"), root=str(ROOT))
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, env=env, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, env=env, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
     counts = json.loads(result.stdout.strip().splitlines()[-1])
     assert counts["actions"] >= 10 and counts["scaffolds"] >= 3
@@ -328,7 +341,8 @@ def test_jumps_can_be_left_out_and_highlights_follow(graph):
     edge_lines = [line for line in lean.splitlines() if EDGE_LINE.match(line)]
     styled = {int(line.split()[1]) for line in lean.splitlines() if line.strip().startswith("linkStyle")}
     assert {EDGE_LINE.match(edge_lines[i]).group(1, 4) for i in styled} == {
-        ("ChooseItem", "GetUserAccount"), ("LoginOrRegister", "GetUserAccount_exit"),
+        ("ChooseItem", "GetUserAccount"),
+        ("LoginOrRegister", "GetUserAccount_exit"),
         ("GetUserAccount_exit", "ChoosePayment"),
     }
     nodes = dot_facts(to_dot(graph, highlight=mark, jumps=False))["nodes"]

@@ -80,8 +80,13 @@ def check_drawn_completely(compiled: CompiledFlow, graph: Any) -> dict[str, int]
             assert len(matching) == 1, (action, name)
             assert matching[0].label == f"goto:{name}" and matching[0].trigger == f"goto:{name}"
             assert graph.anchor(target) == destination
-    return {"actions": len(actions), "scaffolds": len(scaffolds), "complete": len(complete),
-            "jumps": len(jumps), "fired": fired}
+    return {
+        "actions": len(actions),
+        "scaffolds": len(scaffolds),
+        "complete": len(complete),
+        "jumps": len(jumps),
+        "fired": fired,
+    }
 
 
 def dot_facts(dot: str) -> dict[str, Any]:
@@ -107,4 +112,3 @@ def dot_facts(dot: str) -> dict[str, Any]:
     ]
     nodes = {str(n): dict(n.attr) for n in agraph.nodes()}
     return {"clusters": clusters, "holder": holder, "edges": edges, "nodes": nodes}
-

@@ -89,8 +89,11 @@ class RedisCacheBackdoor(LocMemBackdoor):
 def open_cache_store(kind: str):
     prefix = f"fm-docs-{uuid.uuid4().hex}"
     if kind == "redis-cache":
-        cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.REDIS_URL,
-                 "KEY_PREFIX": prefix}
+        cache = {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "KEY_PREFIX": prefix,
+        }
     else:
         cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
     client = redis.Redis.from_url(settings.REDIS_URL)
@@ -154,7 +157,9 @@ for _name, _test in inspect.getmembers(contract, inspect.isfunction):
 
 
 def test_the_contract_tests_were_collected() -> None:
-    collected = [name for name in globals() if name.startswith("test_") and name != "test_the_contract_tests_were_collected"]
+    collected = [
+        name for name in globals() if name.startswith("test_") and name != "test_the_contract_tests_were_collected"
+    ]
     assert len(collected) >= 15, collected
     assert "test_concurrent_writers_of_the_next_version" in collected
 

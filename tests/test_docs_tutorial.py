@@ -32,7 +32,7 @@ _PY_FILE = re.compile(r"^# (?P<path>[\w/.-]+\.py)(?P<excerpt> \(excerpt\))?$")
 _TEMPLATE_FILE = re.compile(r"^\{# (?P<path>[\w/.-]+) #\}$")
 
 STAGE_CHECKS = {
-    "first-flow": '''
+    "first-flow": """
 from django.test import TestCase
 
 
@@ -90,8 +90,8 @@ class FirstFlow(TestCase):
         request.session = self.client.session
         url = handler.flow_entry_link(request, Purchase, on_complete_url="/orders/")
         self.assertRegex(url, r"^/buy/item/\\?_t=")
-''',
-    "checkout": '''
+""",
+    "checkout": """
 import re
 
 from django.contrib.auth import get_user_model
@@ -158,7 +158,7 @@ class Checkout(TestCase):
         page = self.client.get(login_url)
         self.assertEqual(page.context["links"], [])
         self.assertRegex(self.client.post(login_url)["Location"], r"^/buy/pay/")
-''',
+""",
 }
 
 
@@ -192,8 +192,11 @@ def _merge_excerpt(path: Path, excerpt: str) -> None:
         text = "".join(excerpt_lines[node.lineno - 1 : node.end_lineno])
         target = node.targets[0].id if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) else None
         existing = [
-            old for old in tree.body
-            if target and isinstance(old, ast.Assign) and any(isinstance(t, ast.Name) and t.id == target for t in old.targets)
+            old
+            for old in tree.body
+            if target
+            and isinstance(old, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == target for t in old.targets)
         ]
         if existing:
             replacements.append((existing[0].lineno, existing[0].end_lineno or existing[0].lineno, text))
@@ -245,8 +248,14 @@ def test_the_tutorial_marks_its_files_and_stages() -> None:
     checks = [m["check"] for m in found if m["check"]]
     assert checks == ["first-flow", "checkout", "tests"]
     files = [m["body"].partition("\n")[0] for m in found if m["lang"] is not None and m["body"]]
-    for expected in ("# shop/flows.py", "# shop/models.py", "# shop/tests.py", "# mysite/urls.py",
-                     "# mysite/settings.py (excerpt)", "{# shop/templates/shop/step.html #}"):
+    for expected in (
+        "# shop/flows.py",
+        "# shop/models.py",
+        "# shop/tests.py",
+        "# mysite/urls.py",
+        "# mysite/settings.py (excerpt)",
+        "{# shop/templates/shop/step.html #}",
+    ):
         assert expected in files
 
 

@@ -28,8 +28,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.survey_flows")]
 def funnel(request: pytest.FixtureRequest) -> Iterator[str]:
     """Funnel counting on, in the database or in Redis under a prefix of this test only."""
     prefix = f"fm-test-funnel-{uuid.uuid4().hex}:"
-    with override_settings(FLOWS_FUNNEL=request.param, FLOWS_FUNNEL_KEY_PREFIX=prefix,
-                           FLOWS_REDIS_URL=settings.REDIS_URL):
+    with override_settings(
+        FLOWS_FUNNEL=request.param, FLOWS_FUNNEL_KEY_PREFIX=prefix, FLOWS_REDIS_URL=settings.REDIS_URL
+    ):
         yield request.param
     client = redis.Redis.from_url(settings.REDIS_URL)
     for key in client.scan_iter(match=f"{prefix}*"):

@@ -36,8 +36,11 @@ FIGURES: dict[str, int] = {}
 def server(request: pytest.FixtureRequest, live_pg: str) -> Any:
     extra: dict[str, Any] = {"ROOT_URLCONF": "tests.reliability_flows"}
     if request.param == "redis":
-        extra.update(FLOWS_STATE_STORE="flowmachine.backends.redis", FLOWS_REDIS_URL=settings.REDIS_URL,
-                     FLOWS_REDIS_KEY_PREFIX=f"fm-live-{uuid.uuid4().hex}:")
+        extra.update(
+            FLOWS_STATE_STORE="flowmachine.backends.redis",
+            FLOWS_REDIS_URL=settings.REDIS_URL,
+            FLOWS_REDIS_KEY_PREFIX=f"fm-live-{uuid.uuid4().hex}:",
+        )
     with AppServer({**database_env(live_pg), **settings_env(**extra)}, workers=2, threads=8) as app:
         app.kind = request.param  # type: ignore[attr-defined]
         yield app
@@ -110,8 +113,10 @@ def test_fifty_double_submits_of_the_last_step(server: AppServer, live_pg: str) 
     counted = orders(live_pg, [tab.id for tab in tabs])
     assert counted == {tab.id: 1 for tab in tabs}
     assert "Traceback" not in server.output()
-    print(f"\n{server.kind}: {len(responses)} simultaneous submits, {len(completions)} completions, "  # type: ignore[attr-defined]
-          f"{sum(counted.values())} orders, statuses {dict((s, statuses.count(s)) for s in set(statuses))}")
+    print(
+        f"\n{server.kind}: {len(responses)} simultaneous submits, {len(completions)} completions, "  # type: ignore[attr-defined]
+        f"{sum(counted.values())} orders, statuses {dict((s, statuses.count(s)) for s in set(statuses))}"
+    )
 
 
 def _holding(live_pg: str) -> Any:
@@ -122,9 +127,11 @@ def _holding(live_pg: str) -> Any:
 
 def _waiting(conn: Any, live_pg: str) -> int:
     """Backends of *live_pg* waiting on a lock (the Hold step's advisory lock or a task's row)."""
-    return len(conn.execute(
-        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", [live_pg]
-    ).fetchall())
+    return len(
+        conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", [live_pg]
+        ).fetchall()
+    )
 
 
 def _record(server: AppServer, live_pg: str, task_id: str) -> dict[str, Any] | None:

@@ -45,7 +45,13 @@ class Order_(Scaffold):
 def test_states_mirror_the_scaffold_tree():
     flow = CompiledFlow(Shipping)
     assert flow.problems == []
-    assert list(flow.places) == ["Shipping", "Shipping.A", "Shipping.Address", "Shipping.Address.C", "Shipping.Address.D"]
+    assert list(flow.places) == [
+        "Shipping",
+        "Shipping.A",
+        "Shipping.Address",
+        "Shipping.Address.C",
+        "Shipping.Address.D",
+    ]
     assert flow.places["Shipping.Address.C"].route == "shipping/address/c/"
     assert flow.machine.get_state("Shipping.Address.D").name == "D"
 

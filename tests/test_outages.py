@@ -53,8 +53,10 @@ def redis_server(tmp_path: Any) -> Any:
     with RedisServer(tmp_path / "redis") as server:
         prefix = f"fm-outage-{uuid.uuid4().hex}:"
         with override_settings(
-            FLOWS_STATE_STORE="flowmachine.backends.redis", FLOWS_REDIS_URL=server.url,
-            FLOWS_REDIS_KEY_PREFIX=prefix, ROOT_URLCONF="tests.reliability_flows",
+            FLOWS_STATE_STORE="flowmachine.backends.redis",
+            FLOWS_REDIS_URL=server.url,
+            FLOWS_REDIS_KEY_PREFIX=prefix,
+            ROOT_URLCONF="tests.reliability_flows",
         ):
             yield server
 
@@ -150,9 +152,14 @@ def test_postgres_connection_cut_mid_request(db_server: AppServer, live_pg: str)
             pids: list[int] = []
 
             def waiting() -> bool:
-                pids[:] = [row[0] for row in holder.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
-                    "AND query LIKE '%%pg_advisory_xact_lock_shared%%'", [live_pg]).fetchall()]
+                pids[:] = [
+                    row[0]
+                    for row in holder.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
+                        "AND query LIKE '%%pg_advisory_xact_lock_shared%%'",
+                        [live_pg],
+                    ).fetchall()
+                ]
                 return bool(pids)
 
             wait_until(waiting, "the request waiting inside the Hold step")
@@ -179,8 +186,11 @@ def test_redis_outage_on_an_app_server(live_pg: str, tmp_path: Any) -> None:
     with RedisServer(tmp_path / "redis") as redis_server:
         env = {
             **database_env(live_pg),
-            **settings_env(ROOT_URLCONF="tests.reliability_flows", FLOWS_STATE_STORE="flowmachine.backends.redis",
-                           FLOWS_REDIS_URL=redis_server.url),
+            **settings_env(
+                ROOT_URLCONF="tests.reliability_flows",
+                FLOWS_STATE_STORE="flowmachine.backends.redis",
+                FLOWS_REDIS_URL=redis_server.url,
+            ),
         }
         with AppServer(env, threads=4) as server:
             tab = LiveTab(Browser(), server.base, "/deep/")
@@ -199,5 +209,7 @@ def test_redis_outage_on_an_app_server(live_pg: str, tmp_path: Any) -> None:
 
 def test_zz_report_figures() -> None:
     """Print the outage figures for docs/reliability.md (run with -s)."""
-    print(f"\noutages survived: {FIGURES['outages']}, 503 answers: {FIGURES['503s']}, "
-          f"records lost: {FIGURES['records_lost']}")
+    print(
+        f"\noutages survived: {FIGURES['outages']}, 503 answers: {FIGURES['503s']}, "
+        f"records lost: {FIGURES['records_lost']}"
+    )

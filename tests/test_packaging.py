@@ -68,8 +68,17 @@ NOT_SHIPPED = ["backends/", "tests/", "demo/", "docs/"]
 # What is left out of the copy the wheel is built from: VCS data, local
 # environments and build output (which would also race with parallel runs).
 _IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", "venv", ".tox", "build", "dist", "*.egg-info", "__pycache__",
-    ".pytest_cache", "*.sqlite3", "test-artifacts",
+    ".git",
+    ".venv",
+    "venv",
+    ".tox",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    "*.sqlite3",
+    "test-artifacts",
 )
 
 _IMPORT_CHECK = """
@@ -175,8 +184,19 @@ def test_wheel_has_one_top_level_package(wheel_names: list[str]) -> None:
 def test_installed_wheel_imports_without_the_checkout(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
-         "--disable-pip-version-check", "--target", str(target), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-compile",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
     )

@@ -123,8 +123,12 @@ def test_a_custom_transition_may_choose_any_sibling_or_complete():
     graph = FlowGraph(PtCustom)
     targets = {(e.source, e.target) for e in graph.edges}
     assert targets == {
-        ("PtCustom.PtA", "PtCustom.PtA"), ("PtCustom.PtA", "PtCustom.PtB"), ("PtCustom.PtA", FINAL),
-        ("PtCustom.PtB", "PtCustom.PtA"), ("PtCustom.PtB", "PtCustom.PtB"), ("PtCustom.PtB", FINAL),
+        ("PtCustom.PtA", "PtCustom.PtA"),
+        ("PtCustom.PtA", "PtCustom.PtB"),
+        ("PtCustom.PtA", FINAL),
+        ("PtCustom.PtB", "PtCustom.PtA"),
+        ("PtCustom.PtB", "PtCustom.PtB"),
+        ("PtCustom.PtB", FINAL),
     }
     assert all(e.assumed for e in graph.edges)
     # no state twice: the self-loops and the return to PtA are left out
@@ -145,8 +149,9 @@ def test_the_suite_checkout_has_one_path_per_account_and_payment():
     paths = simple_paths(Purchase)
     assert len(paths) == 12
     assert len(set(ids(paths))) == 12
-    assert "ChooseItem-LoginOrRegister~EnterEmail-EnterCode-ResetPassword-SavedMethod~CardNumber~PayPal-Confirm-END" in ids(
-        paths
+    assert (
+        "ChooseItem-LoginOrRegister~EnterEmail-EnterCode-ResetPassword-SavedMethod~CardNumber~PayPal-Confirm-END"
+        in ids(paths)
     )
     assert ids(simple_paths(Purchase)) == ids(paths)  # stable from run to run
 
@@ -176,8 +181,14 @@ def test_coverage_names_what_paths_miss():
 def test_coverage_counts_scaffolds_and_the_end():
     report = coverage(PtTwice, [])
     assert set(report.states) == {
-        "PtTwice", "PtTwice.PtShipping", "PtTwice.PtShipping.PtA", "PtTwice.PtShipping.PtB",
-        "PtTwice.PtBilling", "PtTwice.PtBilling.PtA", "PtTwice.PtBilling.PtC", FINAL,
+        "PtTwice",
+        "PtTwice.PtShipping",
+        "PtTwice.PtShipping.PtA",
+        "PtTwice.PtShipping.PtB",
+        "PtTwice.PtBilling",
+        "PtTwice.PtBilling.PtA",
+        "PtTwice.PtBilling.PtC",
+        FINAL,
     }
     assert str(report).startswith("Coverage of flow 'PtTwice': 0/8 states, 0/4 transitions.")
     full = coverage(PtTwice, simple_paths(PtTwice))

@@ -27,9 +27,21 @@ def test_every_generated_path_of_the_demo_checkout_passes(tmp_path):
         "FLOWS_DEMO_DB": str(tmp_path / "demo.sqlite3"),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "--ds=demo_site.settings", str(ROOT / "tests" / "test_demo_paths.py")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--ds=demo_site.settings",
+            str(ROOT / "tests" / "test_demo_paths.py"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]

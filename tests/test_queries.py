@@ -17,7 +17,9 @@ def test_each_step_reads_once_and_writes_once(client, shopper):
     walker = Walker(client).start()
     walker.post({"item": "lamp"})  # the first change creates the record (lazy creation)
     with CaptureQueriesContext(connection) as captured:
-        client.post(walker.url, {"_t": walker.task_id, "choice": "login", "username": "alice", "password": "s3cret-pass"})
+        client.post(
+            walker.url, {"_t": walker.task_id, "choice": "login", "username": "alice", "password": "s3cret-pass"}
+        )
     queries = store_queries(captured)
     assert len(queries) == 2, queries
     assert queries[0].lstrip().upper().startswith("SELECT")

@@ -48,7 +48,7 @@ PASSWORD = "s3cret-pass"
 _INPUT = re.compile(r"<input\b([^>]*)>")
 _SELECT = re.compile(r'<select\b[^>]*name="([^"]+)"[^>]*>(.*?)</select>', re.S)
 _ATTR = re.compile(r'(\w[\w-]*)="([^"]*)"')
-_OPTION = re.compile(r'<option\b([^>]*)>', re.S)
+_OPTION = re.compile(r"<option\b([^>]*)>", re.S)
 _TOKEN = re.compile(r"tok[0-9a-f]{8}")
 
 
@@ -118,8 +118,13 @@ def invalid_data(place: str, token: str) -> dict[str, str] | None:
         "BankDetails": {"iban": ""},
         "AccountAddress": {"street": ""},
         "DeepPick": {"route": "c"},
-    }.get(local) or ({"text": ""} if "text" in (_deep_data(local, token, 0) or {}) else
-                     {"number": f"x{token}"} if _deep_data(local, token, 0) else None)
+    }.get(local) or (
+        {"text": ""}
+        if "text" in (_deep_data(local, token, 0) or {})
+        else {"number": f"x{token}"}
+        if _deep_data(local, token, 0)
+        else None
+    )
 
 
 # -- raw access to the stores ----------------------------------------------------------------
@@ -256,8 +261,10 @@ class FlowWalk(RuleBasedStateMachine):
         for name, value in accepted.items():
             if value is None:
                 continue
-            self.check(shown.get(name) == str(value),
-                       f"{place} of task {task.id[:8]} shows {name}={shown.get(name)!r}, accepted {value!r}")
+            self.check(
+                shown.get(name) == str(value),
+                f"{place} of task {task.id[:8]} shows {name}={shown.get(name)!r}, accepted {value!r}",
+            )
 
     def active(self) -> list[TaskModel]:
         """Tasks the walker still uses: live and finished ones (expired and corrupted ones are dropped)."""
@@ -322,7 +329,13 @@ class FlowWalk(RuleBasedStateMachine):
         self.submit(task, tab, url, place, payload, valid)
 
     def submit(
-        self, task: TaskModel, tab: int, url: str, place: str, payload: dict[str, str], valid: bool,
+        self,
+        task: TaskModel,
+        tab: int,
+        url: str,
+        place: str,
+        payload: dict[str, str],
+        valid: bool,
         hidden: dict[str, str] | None = None,
     ) -> None:
         before = self.record(task)
@@ -337,8 +350,10 @@ class FlowWalk(RuleBasedStateMachine):
         after = self.record(task)
         self.expect_refusal_if_over(task, response)
         if before is None or "done" in before:
-            self.check(Order.objects.filter(task_id=task.id).count() == orders,
-                       f"a POST on finished or unknown task {task.id[:8]} ran a step")
+            self.check(
+                Order.objects.filter(task_id=task.id).count() == orders,
+                f"a POST on finished or unknown task {task.id[:8]} ran a step",
+            )
             return
         runs = place == before["pos"] or place in before.get("hist", [])
         moved = after is not None and after.get("version", 0) > before.get("version", 0)
@@ -347,8 +362,10 @@ class FlowWalk(RuleBasedStateMachine):
             form_fields = {k: v for k, v in payload.items() if k != "password"}
             task.accepted[place] = form_fields
         elif after is not None and "done" not in after:
-            self.check(after.get("ans", {}).get(place) == before.get("ans", {}).get(place),
-                       f"a refused POST on {place} changed its answers in task {task.id[:8]}")
+            self.check(
+                after.get("ans", {}).get(place) == before.get("ans", {}).get(place),
+                f"a refused POST on {place} changed its answers in task {task.id[:8]}",
+            )
         if response.status_code == 302:
             self.follow(task, tab, response)
         elif response.status_code == 200:
@@ -359,8 +376,9 @@ class FlowWalk(RuleBasedStateMachine):
 
     def expect_refusal_if_over(self, task: TaskModel, response: Any) -> None:
         if task.gone or task.finished:
-            self.check(response.status_code in (404, 410),
-                       f"task {task.id[:8]} is over but answered {response.status_code}")
+            self.check(
+                response.status_code in (404, 410), f"task {task.id[:8]} is over but answered {response.status_code}"
+            )
 
     @precondition(lambda self: self.live())
     @rule(data=st.data())
@@ -380,8 +398,10 @@ class FlowWalk(RuleBasedStateMachine):
             task.hidden[0] = hidden_values(response.content.decode())
             self.check_page(task, url, response)
             record = self.record(task)
-            self.check(record is not None and record.get("pos") == place,
-                       f"back to {place} left task {task.id[:8]} at {record and record.get('pos')}")
+            self.check(
+                record is not None and record.get("pos") == place,
+                f"back to {place} left task {task.id[:8]} at {record and record.get('pos')}",
+            )
 
     def _url_of(self, task: TaskModel, place: str) -> str:
         from django.urls import reverse
@@ -469,10 +489,19 @@ class FlowWalk(RuleBasedStateMachine):
             self.check(response.status_code == 410, f"an expired task answered {response.status_code}")
 
     @precondition(lambda self: self.stored())
-    @rule(data=st.data(), garbage=st.sampled_from([
-        b"\xc1\xc1", b"", b"1\n\x93\x01", msgpack.packb({"version": 1, "pos": "Nowhere", "data": {}}),
-        msgpack.packb({"version": 3, "pos": None, "data": [], "hist": "x"}), b"\x00" * 64,
-    ]))
+    @rule(
+        data=st.data(),
+        garbage=st.sampled_from(
+            [
+                b"\xc1\xc1",
+                b"",
+                b"1\n\x93\x01",
+                msgpack.packb({"version": 1, "pos": "Nowhere", "data": {}}),
+                msgpack.packb({"version": 3, "pos": None, "data": [], "hist": "x"}),
+                b"\x00" * 64,
+            ]
+        ),
+    )
     def corrupt(self, data: st.DataObject, garbage: bytes) -> None:
         """The stored bytes of one task are overwritten with garbage."""
         task = data.draw(st.sampled_from(self.stored()))
@@ -529,8 +558,10 @@ def store_kind(request: pytest.FixtureRequest) -> Any:
         raw = RedisRaw(prefix)
         try:
             with override_settings(
-                FLOWS_STATE_STORE="flowmachine.backends.redis", FLOWS_REDIS_URL=django_settings.REDIS_URL,
-                FLOWS_REDIS_KEY_PREFIX=prefix, ROOT_URLCONF="tests.reliability_flows",
+                FLOWS_STATE_STORE="flowmachine.backends.redis",
+                FLOWS_REDIS_URL=django_settings.REDIS_URL,
+                FLOWS_REDIS_KEY_PREFIX=prefix,
+                ROOT_URLCONF="tests.reliability_flows",
             ):
                 yield raw
         finally:
@@ -543,8 +574,10 @@ def _run(machine: type[FlowWalk], raw: Any, name: str) -> None:
     try:
         run_state_machine_as_test(machine, settings=settings.get_profile(PROFILE))
     finally:
-        print(f"\nrandom walk {name} [{PROFILE}]: {STATS['steps'] - steps} steps, "
-              f"{STATS['violations'] - violations} invariant violations")
+        print(
+            f"\nrandom walk {name} [{PROFILE}]: {STATS['steps'] - steps} steps, "
+            f"{STATS['violations'] - violations} invariant violations"
+        )
 
 
 class CheckoutWalk(FlowWalk):

@@ -32,8 +32,15 @@ def record(version: int, **data: Any) -> dict[str, Any]:
 
 def walk_deep(client: Client) -> Tab:
     tab = Tab(client, "/deep/")
-    for data in ({"text": "name"}, {"route": "b"}, {"number": "3"}, {"text": "b2"},
-                 {"text": "m1"}, {"number": "2"}, {"text": "m3"}):
+    for data in (
+        {"text": "name"},
+        {"route": "b"},
+        {"number": "3"},
+        {"text": "b2"},
+        {"text": "m1"},
+        {"number": "2"},
+        {"text": "m3"},
+    ):
         tab.post(data)
     assert tab.post({})["Location"] == "/deep-done/"
     return tab
@@ -43,8 +50,10 @@ def walk_deep(client: Client) -> Tab:
 def cluster_store(redis_cluster_url: str) -> Iterator[Any]:
     prefix = f"fm-cluster-{uuid.uuid4().hex}:"
     with override_settings(
-        FLOWS_STATE_STORE="flowmachine.backends.redis", FLOWS_REDIS_CLUSTER_URL=redis_cluster_url,
-        FLOWS_REDIS_KEY_PREFIX=prefix, ROOT_URLCONF="tests.reliability_flows",
+        FLOWS_STATE_STORE="flowmachine.backends.redis",
+        FLOWS_REDIS_CLUSTER_URL=redis_cluster_url,
+        FLOWS_REDIS_KEY_PREFIX=prefix,
+        ROOT_URLCONF="tests.reliability_flows",
     ):
         yield get_store()
     with RedisCluster.from_url(redis_cluster_url) as cluster:
@@ -87,8 +96,10 @@ def sentinel() -> Iterator[tuple[Any, int]]:
 def sentinel_store(sentinel: tuple[Any, int]) -> Iterator[Any]:
     master, port = sentinel
     with override_settings(
-        FLOWS_STATE_STORE="flowmachine.backends.redis", FLOWS_REDIS_SENTINELS=[f"127.0.0.1:{port}"],
-        FLOWS_REDIS_SENTINEL_SERVICE="fm-primary", FLOWS_REDIS_KEY_PREFIX="fm-sentinel:",
+        FLOWS_STATE_STORE="flowmachine.backends.redis",
+        FLOWS_REDIS_SENTINELS=[f"127.0.0.1:{port}"],
+        FLOWS_REDIS_SENTINEL_SERVICE="fm-primary",
+        FLOWS_REDIS_KEY_PREFIX="fm-sentinel:",
         ROOT_URLCONF="tests.reliability_flows",
     ):
         yield get_store()
@@ -117,18 +128,22 @@ def test_a_flow_behind_a_sentinel(sentinel_store: Any) -> None:
 @pytest.mark.parametrize("entry", ["127.0.0.1:26379", ("127.0.0.1", 26379), "[::1]:26379"])
 def test_sentinel_addresses_as_strings_or_pairs(entry: Any) -> None:
     with override_settings(
-        FLOWS_STATE_STORE="flowmachine.backends.redis", FLOWS_REDIS_SENTINELS=[entry],
+        FLOWS_STATE_STORE="flowmachine.backends.redis",
+        FLOWS_REDIS_SENTINELS=[entry],
         FLOWS_REDIS_SENTINEL_SERVICE="svc",
     ):
         sentinels = get_store().client.connection_pool.sentinel_manager.sentinels
         host = "::1" if "::1" in str(entry) else "127.0.0.1"
-        assert [(s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
-                for s in sentinels] == [(host, 26379)]
+        assert [
+            (s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
+            for s in sentinels
+        ] == [(host, 26379)]
 
 
 def test_sentinels_without_a_service_name_is_a_clear_error() -> None:
     with override_settings(
-        FLOWS_STATE_STORE="flowmachine.backends.redis", FLOWS_REDIS_SENTINELS=["127.0.0.1:26379"],
+        FLOWS_STATE_STORE="flowmachine.backends.redis",
+        FLOWS_REDIS_SENTINELS=["127.0.0.1:26379"],
         FLOWS_REDIS_SENTINEL_SERVICE=None,
     ):
         with pytest.raises(ImproperlyConfigured, match="FLOWS_REDIS_SENTINEL_SERVICE"):

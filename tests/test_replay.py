@@ -233,6 +233,7 @@ def test_replay_and_http_run_the_same_preconditions_in_the_same_order(client):
     # a replayed step is the POST: the same components, in the same order
     assert Seen.calls == [*first, *count]
 
+
 def test_following_a_generated_path_checks_each_landing():
     followed, refused = [], []
     for flow_path in simple_paths(RpAges):

@@ -96,17 +96,23 @@ def test_the_fixture_is_a_flow_client(flow_client):
 @pytest.mark.slow
 def test_a_conftest_naming_the_plugin_does_not_load_it_twice(tmp_path):
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["flowmachine.testing.plugin"]\n')
-    (tmp_path / "test_it.py").write_text(textwrap.dedent("""
+    (tmp_path / "test_it.py").write_text(
+        textwrap.dedent("""
         def test_fixture(request, flow_client):
             manager = request.config.pluginmanager
             plugin = manager.get_plugin("flowmachine.testing.plugin")
             assert [p for p in manager.get_plugins() if p is plugin] == [plugin]
             assert type(flow_client).__name__ == "FlowClient"
-    """))
+    """)
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "tests.settings"}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout

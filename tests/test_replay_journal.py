@@ -8,9 +8,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
-from flowmachine.backends.base import encode_record
 
 from flowmachine._engine import Task
+from flowmachine.backends.base import encode_record
 from flowmachine.stores import get_store
 from flowmachine.testing import FlowReplay, ReplayError, ReplayMismatch, replay
 from tests.flows import Purchase
@@ -72,7 +72,10 @@ def test_export_prints_json_that_replays_to_the_same_task(client):
     walker = walk(client)
     data = export(walker.task_id, FLOWS_EXPORT_REDACT=False)
     assert (data["task"], data["flow"], data["position"], data["finished"]) == (
-        walker.task_id, "RpFlow", LAST, False,
+        walker.task_id,
+        "RpFlow",
+        LAST,
+        False,
     )
     assert data["state"] == {"tries": 2}
     run = replay(data)  # the flow is found by name among the registered handlers
@@ -83,8 +86,12 @@ def test_export_redacts_every_value_by_default(client):
     walker = walk(client)
     data = export(walker.task_id)
     assert data["state"] == {"tries": "<redacted>"}
-    assert data["journal"][1] == {"at": data["journal"][1]["at"], "event": "complete", "to": "RpCount",
-                                  "set": {"note": "<redacted>"}}
+    assert data["journal"][1] == {
+        "at": data["journal"][1]["at"],
+        "event": "complete",
+        "to": "RpCount",
+        "set": {"note": "<redacted>"},
+    }
     assert NOTE not in json.dumps(data)
     run = replay(data)  # positions still replay; values are placeholders
     assert run.position == LAST and run.state == {"tries": "<redacted>"}

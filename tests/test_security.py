@@ -43,8 +43,15 @@ from tests.walker import Walker
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN = {"choice": "login", "username": "alice", "password": "s3cret-pass"}
-HOSTILE = ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)", "http:evil.example",
-           " //evil.example", "\\\\evil.example"]
+HOSTILE = [
+    "https://evil.example/",
+    "//evil.example",
+    "/\\evil.example",
+    "javascript:alert(1)",
+    "http:evil.example",
+    " //evil.example",
+    "\\\\evil.example",
+]
 
 
 def is_local(url: str) -> bool:
@@ -63,7 +70,7 @@ def walk_to_confirm(walker: Walker) -> None:
     assert walker.path == "/buy/confirm/"
 
 
-# -- no open redirect ------------------------------------------------------------------------------------
+# -- no open redirect ------------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
@@ -152,7 +159,7 @@ def test_every_redirect_of_a_whole_checkout_is_local(client, shopper):
     assert all(is_local(u) for u in locations), locations
 
 
-# -- task ids ---------------------------------------------------------------------------------------------------
+# -- task ids --------------------------------------------------------------------------------------
 
 
 def test_ids_have_128_random_bits_and_one_format():
@@ -221,7 +228,7 @@ def test_a_malformed_id_never_reaches_the_store(client, value, url, method):
     assert store_queries(captured) == []
 
 
-# -- lazy creation and the crawler bound ------------------------------------------------------------------------------
+# -- lazy creation and the crawler bound -----------------------------------------------------------
 
 
 @pytest.mark.django_db
@@ -375,7 +382,7 @@ def test_a_crawler_hitting_the_entry_100000_times_leaves_no_record(cookies):
     assert Session.objects.count() == 0
 
 
-# -- CSRF -------------------------------------------------------------------------------------------------------------
+# -- CSRF ------------------------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
@@ -383,8 +390,12 @@ def test_csrf_is_enforced_on_every_post(shopper):
     browser = Client(enforce_csrf_checks=True)
     url = browser.get("/buy/")["Location"]
     task_id = parse_qs(urlsplit(url).query)["_t"][0]
-    steps = [({"item": "lamp"}, "/buy/account/login/"), (LOGIN, "/buy/pay/saved/"),
-             ({"method": "saved"}, "/buy/confirm/"), ({}, "/done/")]
+    steps = [
+        ({"item": "lamp"}, "/buy/account/login/"),
+        (LOGIN, "/buy/pay/saved/"),
+        ({"method": "saved"}, "/buy/confirm/"),
+        ({}, "/done/"),
+    ]
     for data, expected in steps:
         page = browser.get(url).content.decode()
         assert browser.post(url, {"_t": task_id, **data}).status_code == 403  # no token
@@ -397,7 +408,7 @@ def test_csrf_is_enforced_on_every_post(shopper):
     assert Order.objects.count() == 1
 
 
-# -- bounded msgpack ----------------------------------------------------------------------------------------------------
+# -- bounded msgpack -------------------------------------------------------------------------------
 
 
 def test_the_default_limit_is_64_kib():
@@ -468,7 +479,7 @@ def test_a_hostile_record_is_a_410_page(client, kind):
     assert b"flowmachine-error-corrupt" in response.content
 
 
-# -- no pickle, ruff's bandit rules -----------------------------------------------------------------------------------------
+# -- no pickle, ruff's bandit rules ----------------------------------------------------------------
 
 
 def _sources() -> list[Path]:
@@ -490,11 +501,16 @@ def test_no_pickle_anywhere():
     assert found == []
 
 
-@pytest.mark.skipif(shutil.which("ruff") is None and not (ROOT / ".venv/bin/ruff").exists(), reason="ruff not installed")
+@pytest.mark.skipif(
+    shutil.which("ruff") is None and not (ROOT / ".venv/bin/ruff").exists(), reason="ruff not installed"
+)
 def test_ruff_security_rules_are_clean():
     ruff = str(ROOT / ".venv/bin/ruff") if (ROOT / ".venv/bin/ruff").exists() else "ruff"
     result = subprocess.run(  # noqa: S603 - fixed arguments
         [ruff, "check", "--select", "S", "--no-cache", "flowmachine", "backends"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from flowmachine import signals
-from flowmachine.backends.db import TaskRecord
 from flowmachine._ids import new_task_id
+from flowmachine.backends.db import TaskRecord
 from tests.survey_flows import AGE, COLOUR, NAME, Survey
 from tests.walker import Walker
 
@@ -29,6 +29,7 @@ def received() -> Iterator[list[dict[str, Any]]]:
     log: list[dict[str, Any]] = []
     receivers = []
     for name in SIGNALS:
+
         def receiver(sender: Any, _name: str = name, **kwargs: Any) -> None:
             log.append({**kwargs, "name": _name, "sender": sender})
 

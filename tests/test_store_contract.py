@@ -55,9 +55,7 @@ class DbBackdoor:
         TaskRecord.objects.create(task_id=task_id, version=1, data=raw, created=now, accessed=now)
 
     def age(self, task_id: str, seconds: float) -> None:
-        TaskRecord.objects.filter(task_id=task_id).update(
-            accessed=dj_timezone.now() - timedelta(seconds=seconds)
-        )
+        TaskRecord.objects.filter(task_id=task_id).update(accessed=dj_timezone.now() - timedelta(seconds=seconds))
 
     def remaining(self, task_id: str) -> float:
         accessed = TaskRecord.objects.get(task_id=task_id).accessed
@@ -115,9 +113,7 @@ def kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture(
-    params=[pytest.param("db", marks=pytest.mark.django_db(transaction=True)), "redis", CLUSTER, "tmpfile"]
-)
+@pytest.fixture(params=[pytest.param("db", marks=pytest.mark.django_db(transaction=True)), "redis", CLUSTER, "tmpfile"])
 def threaded_kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
@@ -200,8 +196,7 @@ def threaded_store(threaded_kind: str, tmp_path: Any, request: pytest.FixtureReq
     """A store for tests with real threads: the db store needs a database that allows them."""
     if threaded_kind == "db" and connection.vendor == "sqlite" and connection.is_in_memory_db():
         pytest.skip(
-            "concurrent writers need PostgreSQL or a file SQLite database "
-            "(run with FLOWMACHINE_TEST_DB=postgres)"
+            "concurrent writers need PostgreSQL or a file SQLite database (run with FLOWMACHINE_TEST_DB=postgres)"
         )
     with open_store(threaded_kind, tmp_path, _cluster_url(threaded_kind, request)) as (store, _):
         yield store

@@ -63,11 +63,17 @@ class WideWork(Scaffold):
 
 
 def _deep(depth: int) -> type[Scaffold]:
-    inner: Any = type("DeepWork20", (Scaffold,), {"url": "d20/", "transition": Linear,
-                                                   "action_set": _actions("DeepWorkStep", 5), "__module__": __name__})
+    inner: Any = type(
+        "DeepWork20",
+        (Scaffold,),
+        {"url": "d20/", "transition": Linear, "action_set": _actions("DeepWorkStep", 5), "__module__": __name__},
+    )
     for level in range(depth - 1, 0, -1):
-        inner = type(f"DeepWork{level}", (Scaffold,), {"url": f"d{level}/", "transition": Linear,
-                                                        "action_set": [inner], "__module__": __name__})
+        inner = type(
+            f"DeepWork{level}",
+            (Scaffold,),
+            {"url": f"d{level}/", "transition": Linear, "action_set": [inner], "__module__": __name__},
+        )
     return inner  # type: ignore[no-any-return]
 
 
@@ -151,8 +157,11 @@ def redis_store() -> Iterator[Any]:
     import redis
 
     prefix = f"fm-test-work-{uuid.uuid4().hex}:"
-    with override_settings(FLOWS_STATE_STORE="flowmachine.backends.redis", FLOWS_REDIS_URL=settings.REDIS_URL,
-                           FLOWS_REDIS_KEY_PREFIX=prefix):
+    with override_settings(
+        FLOWS_STATE_STORE="flowmachine.backends.redis",
+        FLOWS_REDIS_URL=settings.REDIS_URL,
+        FLOWS_REDIS_KEY_PREFIX=prefix,
+    ):
         yield get_store()
     with redis.Redis.from_url(settings.REDIS_URL) as client:
         keys = list(client.scan_iter(match=f"{prefix}*"))
@@ -163,8 +172,9 @@ def redis_store() -> Iterator[Any]:
 @pytest.mark.django_db
 @pytest.mark.urls(__name__)
 @pytest.mark.parametrize("entry", ["/work/wide/", "/work/d1/"], ids=["300 actions wide", "20 scaffolds deep"])
-def test_a_step_on_redis_is_one_read_and_one_compare_and_set(client: Any, redis_store: Any,
-                                                              monkeypatch: pytest.MonkeyPatch, entry: str) -> None:
+def test_a_step_on_redis_is_one_read_and_one_compare_and_set(
+    client: Any, redis_store: Any, monkeypatch: pytest.MonkeyPatch, entry: str
+) -> None:
     Walker(client, entry).start().post(STEP)  # loads the compare-and-set script, if Redis had not got it
     sent: list[str] = []
     original = redis_store.client.execute_command
@@ -191,8 +201,14 @@ def test_a_step_on_redis_is_one_read_and_one_compare_and_set(client: Any, redis_
 
 def _long_record() -> dict[str, Any]:
     names = [f"Purchase.ChoosePayment.NewPaymentMethod.BankAccount.Step{i}" for i in range(30)]
-    return {"version": 3, "flow": "Purchase", "pos": names[-1], "data": {"item": "lamp"},
-            "hist": names, "ans": {n: {"field": "value"} for n in names}}
+    return {
+        "version": 3,
+        "flow": "Purchase",
+        "pos": names[-1],
+        "data": {"item": "lamp"},
+        "hist": names,
+        "ans": {n: {"field": "value"} for n in names},
+    }
 
 
 def test_a_large_record_is_stored_compressed_and_reads_back_the_same() -> None:

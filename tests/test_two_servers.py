@@ -13,20 +13,35 @@ from tests._servers import AppServer, Browser, database_env, hidden_fields, pg_c
 
 pytestmark = [pytest.mark.slow]
 
-STEPS = [{"text": "name"}, {"route": "a"}, {"number": "1"}, {"text": "a2"}, {"text": "a3"}, {"number": "4"},
-         {"text": "m1"}, {"number": "2"}, {"text": "m3"}, {}]
+STEPS = [
+    {"text": "name"},
+    {"route": "a"},
+    {"number": "1"},
+    {"text": "a2"},
+    {"text": "a3"},
+    {"number": "4"},
+    {"text": "m1"},
+    {"number": "2"},
+    {"text": "m3"},
+    {},
+]
 
 
 @pytest.mark.parametrize("store", ["db", "redis", "redis-cluster"])
 def test_a_flow_alternating_between_two_servers(store: str, live_pg: str, request: pytest.FixtureRequest) -> None:
     extra: dict[str, Any] = {"ROOT_URLCONF": "tests.reliability_flows"}
     if store == "redis":
-        extra.update(FLOWS_STATE_STORE="flowmachine.backends.redis", FLOWS_REDIS_URL=settings.REDIS_URL,
-                     FLOWS_REDIS_KEY_PREFIX=f"fm-two-{uuid.uuid4().hex}:")
+        extra.update(
+            FLOWS_STATE_STORE="flowmachine.backends.redis",
+            FLOWS_REDIS_URL=settings.REDIS_URL,
+            FLOWS_REDIS_KEY_PREFIX=f"fm-two-{uuid.uuid4().hex}:",
+        )
     elif store == "redis-cluster":
-        extra.update(FLOWS_STATE_STORE="flowmachine.backends.redis",
-                     FLOWS_REDIS_CLUSTER_URL=request.getfixturevalue("redis_cluster_url"),
-                     FLOWS_REDIS_KEY_PREFIX=f"fm-two-{uuid.uuid4().hex}:")
+        extra.update(
+            FLOWS_STATE_STORE="flowmachine.backends.redis",
+            FLOWS_REDIS_CLUSTER_URL=request.getfixturevalue("redis_cluster_url"),
+            FLOWS_REDIS_KEY_PREFIX=f"fm-two-{uuid.uuid4().hex}:",
+        )
     env = {**database_env(live_pg), **settings_env(**extra)}
     request.addfinalizer(lambda: _remove_keys(extra))
     with AppServer(env, threads=2) as one, AppServer(env, threads=2) as two:
@@ -67,6 +82,6 @@ def _remove_keys(extra: dict[str, Any]) -> None:
     from redis.cluster import RedisCluster
 
     url = extra.get("FLOWS_REDIS_CLUSTER_URL")
-    with (RedisCluster.from_url(url) if url else redis.Redis.from_url(settings.REDIS_URL)) as client:
+    with RedisCluster.from_url(url) if url else redis.Redis.from_url(settings.REDIS_URL) as client:
         for key in list(client.scan_iter(match=f"{prefix}*")):
             client.delete(key)

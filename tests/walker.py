@@ -14,7 +14,7 @@ class Walker:
         self.url = ""
         self.response = None
 
-    def start(self, query: str = "") -> "Walker":
+    def start(self, query: str = "") -> Walker:
         response = self.client.get(self.entry + query)
         assert response.status_code == 302, response
         self.url = response["Location"]

@@ -304,7 +304,9 @@ class EnterCode(Step):
         if self.state["reset_attempts"] > RESET_CODE_ATTEMPTS:
             return self.send_to(EnterEmail, with_errors=["Too many wrong codes. Ask for a new one."])
         user = get_user_model().objects.filter(email__iexact=self.state["reset_email"], is_active=True).first()
-        if user is None or not constant_time_compare(_code_digest(form.cleaned_data["code"]), self.state["reset_digest"]):
+        if user is None or not constant_time_compare(
+            _code_digest(form.cleaned_data["code"]), self.state["reset_digest"]
+        ):
             form.add_error("code", "That code is not right.")
             return self.form_invalid(form)
         self.state["reset_user_id"] = user.pk
@@ -582,7 +584,9 @@ class PayPal(NewMethodStep):
         form = super().get_form(form_class)
         if getattr(self, "hand_off_error", ""):
             # An unbound form has no cleaned_data for add_error(): set the error list itself.
-            form.errors.setdefault(NON_FIELD_ERRORS, form.error_class(error_class="nonfield")).append(self.hand_off_error)
+            form.errors.setdefault(NON_FIELD_ERRORS, form.error_class(error_class="nonfield")).append(
+                self.hand_off_error
+            )
         return form
 
     def form_valid(self, form):
@@ -662,7 +666,11 @@ class Confirm(Step):
         how = {"login": "Logged in", "register": "Created a new account", "reset": "Reset the password by email code"}
         rows = [
             ("Product", f"{product.name} (€{product.price})" if product else "—", change(ChooseItem)),
-            ("Buyer", f"{user.get_username()} ({user.email})" if user.email else user.get_username(), change(LoginOrRegister)),
+            (
+                "Buyer",
+                f"{user.get_username()} ({user.email})" if user.email else user.get_username(),
+                change(LoginOrRegister),
+            ),
             ("Signed in by", how.get(state["account"], ""), change(LoginOrRegister)),
             ("Pay with", PAYMENT_NAMES[state["pay_kind"]], change(PaymentChoice)),
         ]
@@ -704,8 +712,11 @@ class Confirm(Step):
             Order.objects.get_or_create(
                 task_id=self.task.id,
                 defaults={
-                    "user": self.request.user, "product": product, "price": product.price,
-                    "payment": label, "payment_kind": kind,
+                    "user": self.request.user,
+                    "product": product,
+                    "price": product.price,
+                    "payment": label,
+                    "payment_kind": kind,
                 },
             )
             if kind != "saved" and self.state.get("save_method"):

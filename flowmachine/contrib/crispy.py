@@ -62,7 +62,7 @@ class FlowFormHelper(FormHelper):  # type: ignore[misc]
     def __init__(self, form: Any = None) -> None:
         super().__init__(form)
         self.form_method = "post"
-        if self.layout is None:
+        if getattr(self, "layout", None) is None:
             # crispy only calls render_layout() when the helper has a layout.
             self.layout = Layout(FlowFields())
 

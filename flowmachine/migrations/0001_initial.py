@@ -4,25 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='TaskRecord',
+            name="TaskRecord",
             fields=[
-                ('task_id', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('version', models.PositiveIntegerField()),
-                ('data', models.BinaryField()),
-                ('created', models.DateTimeField()),
-                ('accessed', models.DateTimeField(db_index=True)),
+                ("task_id", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("version", models.PositiveIntegerField()),
+                ("data", models.BinaryField()),
+                ("created", models.DateTimeField()),
+                ("accessed", models.DateTimeField(db_index=True)),
             ],
             options={
-                'verbose_name': 'flow task',
-                'db_table': 'flowmachine_taskrecord',
+                "verbose_name": "flow task",
+                "db_table": "flowmachine_taskrecord",
             },
         ),
     ]

@@ -4,41 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('flowmachine', '0001_initial'),
+        ("flowmachine", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='taskrecord',
-            name='flow',
-            field=models.CharField(db_index=True, default='', max_length=200),
+            model_name="taskrecord",
+            name="flow",
+            field=models.CharField(db_index=True, default="", max_length=200),
         ),
         migrations.AddField(
-            model_name='taskrecord',
-            name='position',
-            field=models.CharField(default='', max_length=255),
+            model_name="taskrecord",
+            name="position",
+            field=models.CharField(default="", max_length=255),
         ),
         migrations.AddField(
-            model_name='taskrecord',
-            name='user_id',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="taskrecord",
+            name="user_id",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
         migrations.CreateModel(
-            name='FunnelCount',
+            name="FunnelCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('flow', models.CharField(max_length=200)),
-                ('action', models.CharField(max_length=255)),
-                ('entered', models.PositiveBigIntegerField(default=0)),
-                ('completed', models.PositiveBigIntegerField(default=0)),
-                ('abandoned', models.PositiveBigIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("flow", models.CharField(max_length=200)),
+                ("action", models.CharField(max_length=255)),
+                ("entered", models.PositiveBigIntegerField(default=0)),
+                ("completed", models.PositiveBigIntegerField(default=0)),
+                ("abandoned", models.PositiveBigIntegerField(default=0)),
             ],
             options={
-                'verbose_name': 'funnel count',
-                'db_table': 'flowmachine_funnelcount',
-                'constraints': [models.UniqueConstraint(fields=('flow', 'action'), name='flowmachine_funnel_flow_action')],
+                "verbose_name": "funnel count",
+                "db_table": "flowmachine_funnelcount",
+                "constraints": [
+                    models.UniqueConstraint(fields=("flow", "action"), name="flowmachine_funnel_flow_action")
+                ],
             },
         ),
     ]

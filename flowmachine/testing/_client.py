@@ -166,8 +166,9 @@ class FlowClient:
         *data* maps an action's label (``ChooseItem``: used when it completes),
         or a single move as path ids write it (``SavedMethod~CardNumber``;
         a jump may also be named by its target, ``SavedMethod~NewPaymentMethod``),
-        to its POST data, to :data:`LINK`, or to a callable taking this client and returning either, or None when it took the step itself (a hand-off to another
-        site, say). A COMPLETE move without data posts an empty form; a jump
+        to its POST data, to :data:`LINK`, or to a callable taking this client
+        and returning either, or None when it took the step itself (a hand-off
+        to another site, say). A COMPLETE move without data posts an empty form; a jump
         without data follows the ``link_to`` link. *after_each(client, edge)*
         runs after each move has been checked, for assertions of your own.
         """
@@ -244,4 +245,3 @@ def _default_store() -> Any:
     from flowmachine.stores import get_store
 
     return get_store()
-

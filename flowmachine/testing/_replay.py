@@ -63,9 +63,7 @@ def _served(flow: type[Scaffold] | CompiledFlow) -> tuple[CompiledFlow, str | No
     from flowmachine.handler import _handlers
 
     compiled = compile_flow(flow)
-    namespace = next(
-        (h.app_namespace for h in _handlers if compiled.component in h._entry_points), None
-    )
+    namespace = next((h.app_namespace for h in _handlers if compiled.component in h._entry_points), None)
     return compiled, namespace
 
 
@@ -94,9 +92,9 @@ class FlowReplay:
         self.task = _ReplayTask.start(self.compiled, namespace, "", initial_state=dict(state or {}))
         if request is None:
             request = RequestFactory().post("/")
-            request.user = user if user is not None else AnonymousUser()  # type: ignore[attr-defined]
+            request.user = user if user is not None else AnonymousUser()
         elif user is not None:
-            request.user = user  # type: ignore[attr-defined]
+            request.user = user
         self.request = request
 
     # -- where the task is ----------------------------------------------------------
@@ -162,9 +160,7 @@ class FlowReplay:
         self.task.rewind(self.compiled.places[target])
         return self
 
-    def follow(
-        self, path: FlowPath, changes: Mapping[str, Mapping[str, Any]] | None = None
-    ) -> FlowReplay:
+    def follow(self, path: FlowPath, changes: Mapping[str, Mapping[str, Any]] | None = None) -> FlowReplay:
         """Take each move of a generated *path*, checking it lands where the path says.
 
         *changes* maps an action (label or class name) to the state it writes when left.
@@ -183,7 +179,7 @@ class FlowReplay:
             landed = FINAL if self.finished else self.position
             if landed != edge.target:
                 raise ReplayMismatch(
-                    f"Step {number} of {path}: {label} led to {self.graph.label(landed)}, not "  # type: ignore[arg-type]
+                    f"Step {number} of {path}: {label} led to {self.graph.label(landed)}, not "
                     f"{self.graph.label(edge.target)}. A custom transition chose another sibling: "
                     f"give {label} the state that makes it choose {self.graph.label(edge.target)}."
                 )
@@ -313,4 +309,3 @@ def _flow_named(name: Any) -> type[Scaffold]:
             if entry.component_name() == name:
                 return entry
     raise ReplayError(f"No handler serves a flow named {name!r}: pass the flow to replay(journal, flow).")
-

@@ -57,8 +57,13 @@ def _ensure_pg_database(conf: dict[str, Any]) -> None:
     from psycopg import sql
 
     with psycopg.connect(
-        dbname="postgres", host=conf["HOST"], port=conf["PORT"], user=conf["USER"],
-        password=conf["PASSWORD"] or None, autocommit=True, connect_timeout=3,
+        dbname="postgres",
+        host=conf["HOST"],
+        port=conf["PORT"],
+        user=conf["USER"],
+        password=conf["PASSWORD"] or None,
+        autocommit=True,
+        connect_timeout=3,
     ) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [conf["NAME"]]).fetchone()
         if not exists:
@@ -70,8 +75,13 @@ def _drop_pg_database(conf: dict[str, Any]) -> None:
     from psycopg import sql
 
     with psycopg.connect(
-        dbname="postgres", host=conf["HOST"], port=conf["PORT"], user=conf["USER"],
-        password=conf["PASSWORD"] or None, autocommit=True, connect_timeout=3,
+        dbname="postgres",
+        host=conf["HOST"],
+        port=conf["PORT"],
+        user=conf["USER"],
+        password=conf["PASSWORD"] or None,
+        autocommit=True,
+        connect_timeout=3,
     ) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(conf["NAME"])))
 
@@ -162,8 +172,7 @@ def configure(session_engine: str = "db", use_pg: bool = True, use_redis: bool =
         BENCH_REDIS=not services.redis_error,
         # Steps 991-999 of the 1000-action flow keep 990 steps' answers: over the default cap.
         FLOWS_MAX_STATE_BYTES=16 * 1024 * 1024,
-        LOGGING={"version": 1, "disable_existing_loggers": False,
-                 "loggers": {"flowmachine": {"level": "ERROR"}}},
+        LOGGING={"version": 1, "disable_existing_loggers": False, "loggers": {"flowmachine": {"level": "ERROR"}}},
     )
     django.setup()
     from django.core.management import call_command

@@ -59,8 +59,12 @@ def linear_flow(actions: int) -> type[Scaffold]:
     return type(  # type: ignore[return-value]
         f"Linear{actions}",
         (Scaffold,),
-        {"url": f"linear{actions}/", "transition": Linear, "action_set": _steps(f"L{actions}x", actions),
-         "__module__": __name__},
+        {
+            "url": f"linear{actions}/",
+            "transition": Linear,
+            "action_set": _steps(f"L{actions}x", actions),
+            "__module__": __name__,
+        },
     )
 
 
@@ -69,16 +73,23 @@ def nested_flow(depth: int, actions: int = 10) -> type[Scaffold]:
     inner: type[Scaffold] = type(  # type: ignore[assignment]
         f"Nest{depth}d{depth}",
         (Scaffold,),
-        {"url": f"nest{depth}/" if depth == 1 else f"n{depth}/", "transition": Linear,
-         "action_set": _steps(f"N{depth}x", actions),
-         "__module__": __name__},
+        {
+            "url": f"nest{depth}/" if depth == 1 else f"n{depth}/",
+            "transition": Linear,
+            "action_set": _steps(f"N{depth}x", actions),
+            "__module__": __name__,
+        },
     )
     for level in range(depth - 1, 0, -1):
         inner = type(  # type: ignore[assignment]
             f"Nest{depth}d{level}",
             (Scaffold,),
-            {"url": f"nest{depth}/" if level == 1 else f"n{level}/", "transition": Linear, "action_set": [inner],
-             "__module__": __name__},
+            {
+                "url": f"nest{depth}/" if level == 1 else f"n{level}/",
+                "transition": Linear,
+                "action_set": [inner],
+                "__module__": __name__,
+            },
         )
     return inner
 

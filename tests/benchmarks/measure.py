@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from flowmachine.backends.base import encode_record
 
+from flowmachine.backends.base import encode_record
 from tests.benchmarks.flows import FORM_DATA, STEPS
 
 
@@ -157,8 +157,13 @@ def percentile(values: list[float], q: float) -> float:
 def summary(samples_ns: list[int], cpu_ns: list[int] | None = None) -> dict[str, Any]:
     """Median, p90, min and mean of wall-time samples (and the median CPU time), in ms."""
     ms = [s / 1e6 for s in samples_ns]
-    result = {"n": len(ms), "median_ms": percentile(ms, 0.5), "p90_ms": percentile(ms, 0.9),
-              "min_ms": min(ms), "mean_ms": sum(ms) / len(ms)}
+    result = {
+        "n": len(ms),
+        "median_ms": percentile(ms, 0.5),
+        "p90_ms": percentile(ms, 0.9),
+        "min_ms": min(ms),
+        "mean_ms": sum(ms) / len(ms),
+    }
     if cpu_ns:
         result["cpu_median_ms"] = percentile([s / 1e6 for s in cpu_ns], 0.5)
     return result
@@ -175,7 +180,9 @@ class Timings:
     step_cpu: list[int] = field(default_factory=list)
 
 
-def time_walks(variants: list[Variant], walks: int, warmup: int, step_range: Iterable[int] | None = None) -> dict[str, Timings]:
+def time_walks(
+    variants: list[Variant], walks: int, warmup: int, step_range: Iterable[int] | None = None
+) -> dict[str, Timings]:
     """Walk every variant *warmup* + *walks* times, interleaved, keeping the last *walks*.
 
     The variants take turns walk by walk (in a rotating order), so machine
@@ -236,7 +243,9 @@ def counted_walk(variant: Variant, step_range: Iterable[int] | None = None) -> d
             before = redis_counter[0]
             response = send()
         sql = [q["sql"] for c in captured for q in c.captured_queries]
-        count = RequestCount(method, sum("flowmachine_taskrecord" in s for s in sql), len(sql), redis_counter[0] - before)
+        count = RequestCount(
+            method, sum("flowmachine_taskrecord" in s for s in sql), len(sql), redis_counter[0] - before
+        )
         requests.append(count)
         per_step[-1].append(count)
         return response

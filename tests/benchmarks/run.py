@@ -14,12 +14,36 @@ from typing import Any
 MODES: dict[str, dict[str, Any]] = {
     # walks: timed walks of the N-step form per variant; scale_walks: timed walks
     # of the scaling flows; late_walks: walks to the end of the 1000-action flow.
-    "full": {"walks": 200, "warmup": 20, "scale_walks": 100, "late_walks": 1, "compile_reps": 5,
-             "duration": 30.0, "threads": 4, "max_requests": 200_000},
-    "quick": {"walks": 40, "warmup": 5, "scale_walks": 20, "late_walks": 0, "compile_reps": 2,
-              "duration": 5.0, "threads": 4, "max_requests": 20_000},
-    "smoke": {"walks": 2, "warmup": 1, "scale_walks": 1, "late_walks": 0, "compile_reps": 1,
-              "duration": 1.0, "threads": 2, "max_requests": 200},
+    "full": {
+        "walks": 200,
+        "warmup": 20,
+        "scale_walks": 100,
+        "late_walks": 1,
+        "compile_reps": 5,
+        "duration": 30.0,
+        "threads": 4,
+        "max_requests": 200_000,
+    },
+    "quick": {
+        "walks": 40,
+        "warmup": 5,
+        "scale_walks": 20,
+        "late_walks": 0,
+        "compile_reps": 2,
+        "duration": 5.0,
+        "threads": 4,
+        "max_requests": 20_000,
+    },
+    "smoke": {
+        "walks": 2,
+        "warmup": 1,
+        "scale_walks": 1,
+        "late_walks": 0,
+        "compile_reps": 1,
+        "duration": 1.0,
+        "threads": 2,
+        "max_requests": 200,
+    },
 }
 
 #: Steps timed in every scaling flow: the same positions, so only the flow's size differs.
@@ -30,24 +54,44 @@ LATE_FROM = 990
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
-                      help="fewer iterations and a 5 s load (about a minute)")
-    mode.add_argument("--smoke", dest="mode", action="store_const", const="smoke",
-                      help="a handful of iterations: checks that the benchmark runs, numbers are noise")
+    mode.add_argument(
+        "--quick",
+        dest="mode",
+        action="store_const",
+        const="quick",
+        help="fewer iterations and a 5 s load (about a minute)",
+    )
+    mode.add_argument(
+        "--smoke",
+        dest="mode",
+        action="store_const",
+        const="smoke",
+        help="a handful of iterations: checks that the benchmark runs, numbers are noise",
+    )
     parser.set_defaults(mode="full")
-    parser.add_argument("--json", default="benchmark-results.json", help="where to write the results (default: %(default)s)")
-    parser.add_argument("--sessions", choices=["db", "cache", "signed_cookies"], default="db",
-                        help="session backend of every variant (default: %(default)s, Django's default)")
+    parser.add_argument(
+        "--json", default="benchmark-results.json", help="where to write the results (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--sessions",
+        choices=["db", "cache", "signed_cookies"],
+        default="db",
+        help="session backend of every variant (default: %(default)s, Django's default)",
+    )
     parser.add_argument("--walks", type=int, help="timed walks per variant (overrides the mode)")
     parser.add_argument("--duration", type=float, help="seconds of load on the demo (overrides the mode)")
     parser.add_argument("--threads", type=int, help="load-generator threads (overrides the mode)")
     parser.add_argument("--no-postgres", action="store_true", help="leave out the PostgreSQL variant")
     parser.add_argument("--no-redis", action="store_true", help="leave out the Redis variant and the throughput run")
     parser.add_argument("--no-throughput", action="store_true", help="leave out the gunicorn throughput run")
-    parser.add_argument("--profile", metavar="HTML",
-                        help="also profile walks of flowmachine on SQLite with pyinstrument, written to HTML")
-    parser.add_argument("--only", choices=["compare", "scale", "throughput"], action="append",
-                        help="run only this section (repeatable)")
+    parser.add_argument(
+        "--profile",
+        metavar="HTML",
+        help="also profile walks of flowmachine on SQLite with pyinstrument, written to HTML",
+    )
+    parser.add_argument(
+        "--only", choices=["compare", "scale", "throughput"], action="append", help="run only this section (repeatable)"
+    )
     return parser.parse_args(argv)
 
 
@@ -84,8 +128,13 @@ def _machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "django": django.get_version(), "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "platform": platform.platform(),
+    }
 
 
 def _run(args: argparse.Namespace, plan: dict[str, Any], services: Any) -> dict[str, Any]:
@@ -115,8 +164,9 @@ def _run(args: argparse.Namespace, plan: dict[str, Any], services: Any) -> dict[
 
         _progress(f"throughput: the demo under gunicorn, {plan['threads']} client threads for {plan['duration']:.0f} s")
         try:
-            results["throughput"] = throughput.run(services.workdir, services.redis_url, plan["duration"],
-                                                   plan["threads"], plan["max_requests"])
+            results["throughput"] = throughput.run(
+                services.workdir, services.redis_url, plan["duration"], plan["threads"], plan["max_requests"]
+            )
         except Exception as exc:  # noqa: BLE001 - any failure is reported in the table and the JSON
             results["throughput"] = {"error": f"{type(exc).__name__}: {exc}"}
     from tests.benchmarks import report
@@ -131,8 +181,11 @@ def _compare(plan: dict[str, Any]) -> dict[str, Any]:
     from tests.benchmarks.flows import STEPS
 
     variants: list[measure.Variant] = [measure.Floor(), measure.Wizard()]
-    labels = {"db-sqlite": "(c) flowmachine, db store, SQLite", "db-postgresql": "(c) flowmachine, db store, PostgreSQL",
-              "redis": "(c) flowmachine, redis store"}
+    labels = {
+        "db-sqlite": "(c) flowmachine, db store, SQLite",
+        "db-postgresql": "(c) flowmachine, db store, PostgreSQL",
+        "redis": "(c) flowmachine, redis store",
+    }
     for name, handler in urls.HANDLERS.items():
         variants.append(measure.Flow(f"fm-{name}", labels[name], f"/fm/{name}/start/", handler.get_store()))
     _progress(f"timing the {STEPS}-step form: {plan['walks']} walks per variant after {plan['warmup']} warm-up walks")
@@ -158,15 +211,21 @@ def _scale(plan: dict[str, Any]) -> dict[str, Any]:
     scale: dict[str, Any] = {}
     flows = [(key, label, flow) for key, (label, flow, _) in urls.SCALE_FLOWS.items()]
     store = urls.SCALE_STORE
-    scale_variants = [measure.Flow(key, label, f"/scale/{key}/{flow.url}", store, steps=len(SCALE_STEPS))
-                      for key, label, flow in flows]
+    scale_variants = [
+        measure.Flow(key, label, f"/scale/{key}/{flow.url}", store, steps=len(SCALE_STEPS))
+        for key, label, flow in flows
+    ]
     _progress(f"timing steps 1-{len(SCALE_STEPS)} of the scaling flows: {plan['scale_walks']} walks each")
     timed = measure.time_walks(scale_variants, plan["scale_walks"], max(1, plan["warmup"] // 2), SCALE_STEPS)
     for (key, label, flow), variant in zip(flows, scale_variants):
         counted = measure.counted_walk(variant, SCALE_STEPS)
         counted.pop("requests")
-        scale[key] = {"label": label, "step": measure.summary(timed[key].step, timed[key].step_cpu), **counted,
-                      "compile": _compile_cost(flow, plan["compile_reps"])}
+        scale[key] = {
+            "label": label,
+            "step": measure.summary(timed[key].step, timed[key].step_cpu),
+            **counted,
+            "compile": _compile_cost(flow, plan["compile_reps"]),
+        }
     if plan["late_walks"]:
         _progress(f"timing steps {LATE_FROM + 1}-999 of the 1000-action flow ({plan['late_walks']} walks)")
         scale["linear-1000-late"] = _late_steps(LINEAR_FLOWS[1000], store, plan["late_walks"])
@@ -208,8 +267,13 @@ def _compile_cost(flow: Any, reps: int) -> dict[str, Any]:
         total.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         _handlers.remove(handler)
-    return {"best_s": min(total), "median_s": sorted(total)[len(total) // 2], "cpu_best_s": min(cpu),
-            "machine_only_best_s": min(machine), "reps": reps}
+    return {
+        "best_s": min(total),
+        "median_s": sorted(total)[len(total) // 2],
+        "cpu_best_s": min(cpu),
+        "machine_only_best_s": min(machine),
+        "reps": reps,
+    }
 
 
 def _late_steps(flow: Any, store: Any, walks: int) -> dict[str, Any]:
@@ -226,8 +290,11 @@ def _late_steps(flow: Any, store: Any, walks: int) -> dict[str, Any]:
             t0 = time.perf_counter_ns()
             variant.step(index)
             samples.append(time.perf_counter_ns() - t0)
-    return {"label": f"steps {LATE_FROM + 1}-999 of 1000 actions", "step": measure.summary(samples),
-            "record_bytes": variant.record_size()}
+    return {
+        "label": f"steps {LATE_FROM + 1}-999 of 1000 actions",
+        "step": measure.summary(samples),
+        "record_bytes": variant.record_size(),
+    }
 
 
 def _progress(message: str) -> None:

@@ -182,8 +182,13 @@ def fill_form(page: str, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 Step = tuple[str, Any]  # ("form", {field: value}) | ("link", label)
 
 
-def walk(browser: Browser, product: int, plan: list[Step], values: dict[str, Any],
-         on_step: Callable[[str], None] | None = None) -> None:
+def walk(
+    browser: Browser,
+    product: int,
+    plan: list[Step],
+    values: dict[str, Any],
+    on_step: Callable[[str], None] | None = None,
+) -> None:
     """One checkout from the entry URL to the done page, following *plan*.
 
     Each page's form is filled from the step's own values, then *values*
@@ -224,9 +229,13 @@ CHECKOUT: list[Step] = [
 
 #: Answers by field name, for every form of the demo.
 VALUES: dict[str, Any] = {
-    "number": "4242 4242 4242 4242", "expiry": "12/35",
-    "holder": "Ada Lovelace", "iban": "GB82 WEST 1234 5698 7654 32",
-    "street": "12 Analytical Row", "postcode": "EC1A 1BB", "city": "London",
+    "number": "4242 4242 4242 4242",
+    "expiry": "12/35",
+    "holder": "Ada Lovelace",
+    "iban": "GB82 WEST 1234 5698 7654 32",
+    "street": "12 Analytical Row",
+    "postcode": "EC1A 1BB",
+    "city": "London",
 }
 
 
@@ -246,18 +255,20 @@ class Server:
     @property
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({
-            "DJANGO_SETTINGS_MODULE": "tests.benchmarks.demo_settings",
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(DEMO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-            "FLOWS_DEMO_STORE": "redis",
-            "FLOWS_DEMO_REDIS_URL": self.redis_url,
-            "FLOWS_DEMO_DB": str(self.workdir / "demo.sqlite3"),
-            "FLOWMACHINE_BENCH_REDIS_PREFIX": self.prefix,
-            "FLOWS_DEMO_REDIS_PREFIX": self.prefix,
-            # The demo's switch for a fast password hash: logging in is not what is measured.
-            "FLOWS_DEMO_FAST_PASSWORDS": "1",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "tests.benchmarks.demo_settings",
+                "PYTHONPATH": os.pathsep.join([str(ROOT), str(DEMO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+                "FLOWS_DEMO_STORE": "redis",
+                "FLOWS_DEMO_REDIS_URL": self.redis_url,
+                "FLOWS_DEMO_DB": str(self.workdir / "demo.sqlite3"),
+                "FLOWMACHINE_BENCH_REDIS_PREFIX": self.prefix,
+                "FLOWS_DEMO_REDIS_PREFIX": self.prefix,
+                # The demo's switch for a fast password hash: logging in is not what is measured.
+                "FLOWS_DEMO_FAST_PASSWORDS": "1",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         return env
 
     @property
@@ -267,8 +278,9 @@ class Server:
     def start(self) -> None:
         manage = [sys.executable, str(DEMO / "manage.py")]
         subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=self.env, check=True, timeout=120)
-        seeded = subprocess.run([*manage, "seed_demo"], env=self.env, check=True, timeout=60,
-                                capture_output=True, text=True).stdout
+        seeded = subprocess.run(
+            [*manage, "seed_demo"], env=self.env, check=True, timeout=60, capture_output=True, text=True
+        ).stdout
         self.username = re.search(r"user:\s*(\S+)", seeded).group(1)  # type: ignore[union-attr]
         self.password = re.search(r"Password:\s*(\S+)", seeded).group(1)  # type: ignore[union-attr]
         with socket.socket() as sock:
@@ -276,10 +288,27 @@ class Server:
             self.port = sock.getsockname()[1]
         with open(self.stdout_path, "wb") as out:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--worker-class", "sync",
-                 "--bind", f"127.0.0.1:{self.port}", "--chdir", str(DEMO), "--log-level", "warning",
-                 "--timeout", "30", "demo_site.wsgi:application"],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--workers",
+                    str(self.workers),
+                    "--worker-class",
+                    "sync",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--chdir",
+                    str(DEMO),
+                    "--log-level",
+                    "warning",
+                    "--timeout",
+                    "30",
+                    "demo_site.wsgi:application",
+                ],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -344,20 +373,37 @@ def largest_records(server: Server, product: int) -> tuple[dict[str, int], dict[
                 largest[path] = max(largest.get(path, 0), len(body))
                 plain = len(zlib.decompress(body[1:])) if body[:1] == COMPRESSED_MARK else len(body)
                 uncompressed[path] = max(uncompressed.get(path, 0), plain)
+
         return on_step
 
     suffix = secrets.token_hex(4)
     email, password = f"shopper{suffix}@example.com", f"Tq8!{secrets.token_urlsafe(12)}"
-    account = {"username": f"shopper{suffix}", "email": email, "password1": password, "password2": password,
-               "new_password1": password + "2", "new_password2": password + "2", "code": server.last_code}
+    account = {
+        "username": f"shopper{suffix}",
+        "email": email,
+        "password1": password,
+        "password2": password,
+        "new_password1": password + "2",
+        "new_password2": password + "2",
+        "code": server.last_code,
+    }
     bank = [("form", {"method": "bank"}), ("form", {}), ("form", {}), ("form", {})]
     plans: dict[str, list[Step]] = {
         "logged in, new card": CHECKOUT,
-        "log in, bank account": [("form", {}), ("form", {"username": server.username, "password": server.password}),
-                                 *bank],
+        "log in, bank account": [
+            ("form", {}),
+            ("form", {"username": server.username, "password": server.password}),
+            *bank,
+        ],
         "register, bank account": [("form", {}), ("link", "Create an account"), ("form", account), *bank],
-        "forgot password, bank account": [("form", {}), ("link", "Forgot your password?"),
-                                          ("form", {"email": email}), ("form", account), ("form", account), *bank],
+        "forgot password, bank account": [
+            ("form", {}),
+            ("link", "Forgot your password?"),
+            ("form", {"email": email}),
+            ("form", account),
+            ("form", account),
+            *bank,
+        ],
     }
     logged_in = Browser(server.port)
     logged_in.log_in(server.username, server.password)

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import include, path
-from flowmachine.backends.db import StateStore as DbStore
 
 from flowmachine import FlowHandler
+from flowmachine.backends.db import StateStore as DbStore
 from tests.benchmarks.flows import LINEAR_FLOWS, NESTED_FLOWS, Checkout
 from tests.benchmarks.views import DONE_URL, BenchWizard, FloorStep, done
 
@@ -33,8 +33,9 @@ urlpatterns: list[Any] = [
     path(DONE_URL.strip("/") + "/", done),
 ]
 for _name, _factory in STORES.items():
-    _handler = HANDLERS[_name] = FlowHandler(app_namespace=f"fm_{_name.replace('-', '_')}",
-                                             state_store=_factory(), on_complete_url=DONE_URL)
+    _handler = HANDLERS[_name] = FlowHandler(
+        app_namespace=f"fm_{_name.replace('-', '_')}", state_store=_factory(), on_complete_url=DONE_URL
+    )
     _handler.register_entry_point(Checkout)
     urlpatterns.append(path(f"fm/{_name}/", include(_handler.urls)))
 
@@ -46,8 +47,9 @@ for _key, _label, _flow in [
     *((f"linear-{n}", f"{n} actions, one scaffold", f) for n, f in LINEAR_FLOWS.items()),
     *((f"nested-{d}", f"10 actions, {d} scaffold{'s' if d > 1 else ''} deep", f) for d, f in NESTED_FLOWS.items()),
 ]:
-    _handler = FlowHandler(app_namespace=f"scale_{_key.replace('-', '_')}", state_store=SCALE_STORE,
-                           on_complete_url=DONE_URL)
+    _handler = FlowHandler(
+        app_namespace=f"scale_{_key.replace('-', '_')}", state_store=SCALE_STORE, on_complete_url=DONE_URL
+    )
     _handler.register_entry_point(_flow)
     SCALE_FLOWS[_key] = (_label, _flow, _handler)
     urlpatterns.append(path(f"scale/{_key}/", include(_handler.urls)))

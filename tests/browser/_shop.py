@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowmachine.backends.base import decode_record
 from playwright.sync_api import Page, expect
+
+from flowmachine.backends.base import decode_record
 
 PASSWORD = "Browser-pass-77"
 SAVED_LABEL = "Visa ending 1111 (saved in tests)"
@@ -38,10 +39,27 @@ _SAVED = {"path-login-saved", "path-forgot-saved", "redis-saved"}
 USERS = {
     name: User(name, saved=SAVED_LABEL if name in _SAVED else "")
     for name in [
-        "path-login-saved", "path-login-card", "path-login-bank", "path-login-paypal",
-        "path-forgot-saved", "path-forgot-card", "path-forgot-bank", "path-forgot-paypal",
-        "change-one", "change-branch", "back-button", "two-tabs", "mid-login", "double-click",
-        "double-post", "expiry", "sam", "left-reset", "redis-saved", "redis-tabs", "redis-expiry",
+        "path-login-saved",
+        "path-login-card",
+        "path-login-bank",
+        "path-login-paypal",
+        "path-forgot-saved",
+        "path-forgot-card",
+        "path-forgot-bank",
+        "path-forgot-paypal",
+        "change-one",
+        "change-branch",
+        "back-button",
+        "two-tabs",
+        "mid-login",
+        "double-click",
+        "double-post",
+        "expiry",
+        "sam",
+        "left-reset",
+        "redis-saved",
+        "redis-tabs",
+        "redis-expiry",
     ]
 }
 
@@ -68,10 +86,14 @@ class DemoDatabase:
         return [dict(zip(keys, row)) for row in rows]
 
     def saved_methods(self, username: str) -> list[str]:
-        return [row[0] for row in self.rows(
-            "SELECT m.label FROM shop_savedpaymentmethod m JOIN auth_user u ON u.id = m.user_id"
-            " WHERE u.username = ? ORDER BY m.id", username,
-        )]
+        return [
+            row[0]
+            for row in self.rows(
+                "SELECT m.label FROM shop_savedpaymentmethod m JOIN auth_user u ON u.id = m.user_id"
+                " WHERE u.username = ? ORDER BY m.id",
+                username,
+            )
+        ]
 
     def task_state(self, task_id: str) -> dict[str, Any] | None:
         """The ``state`` of a task kept by the database store (None when there is no record)."""
@@ -84,9 +106,7 @@ class DemoDatabase:
     def age_task(self, task_id: str, seconds: int) -> None:
         """Pretend the task was last used *seconds* ago."""
         with sqlite3.connect(self.path, timeout=10) as connection:
-            (accessed,) = connection.execute(
-                "SELECT datetime('now', ?)", (f"-{seconds} seconds",)
-            ).fetchone()
+            (accessed,) = connection.execute("SELECT datetime('now', ?)", (f"-{seconds} seconds",)).fetchone()
             updated = connection.execute(
                 "UPDATE flowmachine_taskrecord SET accessed = ? WHERE task_id = ?", (accessed, task_id)
             ).rowcount
@@ -136,7 +156,9 @@ class Shopper:
 
     def change(self, question: str) -> None:
         """Follow the summary's Change link of *question*."""
-        row = self.page.locator("table.summary tr", has=self.page.locator("th", has_text=re.compile(f"^{re.escape(question)}$")))
+        row = self.page.locator(
+            "table.summary tr", has=self.page.locator("th", has_text=re.compile(f"^{re.escape(question)}$"))
+        )
         row.get_by_role("link", name=re.compile("^Change")).click()
 
     # -- the steps ---------------------------------------------------------------

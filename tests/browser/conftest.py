@@ -82,14 +82,19 @@ def start_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         env = _demo_env(db_path, extra)
         if not template.exists():  # migrate and seed once; each server gets a copy
             setup = _SETUP.format(users=[(u.name, u.password, u.saved) for u in USERS.values()])
-            subprocess.run([sys.executable, "-c", setup], cwd=DEMO, env=_demo_env(template, {}), check=True, timeout=120)
+            subprocess.run(
+                [sys.executable, "-c", setup], cwd=DEMO, env=_demo_env(template, {}), check=True, timeout=120
+            )
         shutil.copyfile(template, db_path)
         port = _free_port()
         log = open(workdir / "server.log", "w")  # noqa: SIM115 - the server writes to it until the session ends
         logs.append(log)
         process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],
-            cwd=DEMO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=DEMO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         server = DemoServer(f"http://127.0.0.1:{port}", DemoDatabase(db_path), process, workdir / "server.log", extra)
         servers.append(server)
@@ -98,9 +103,9 @@ def start_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
             try:
                 urllib.request.urlopen(server.url + "/", timeout=2).close()
                 break
-            except OSError:
+            except OSError as exc:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the demo server did not start:\n{server.log_path.read_text()}")
+                    raise RuntimeError(f"the demo server did not start:\n{server.log_path.read_text()}") from exc
                 time.sleep(0.2)
         return server
 

@@ -61,9 +61,14 @@ def test_leaf_path_completes_with_one_order(demo, page, account, payment):
     answers = shop.summary()
     assert answers["Product"] == "Desk lamp (€39.00)"
     assert answers["Buyer"] == f"{user.name} ({user.email})"
-    assert answers["Signed in by"] == {
-        "login": "Logged in", "register": "Created a new account", "forgot": "Reset the password by email code",
-    }[account]
+    assert (
+        answers["Signed in by"]
+        == {
+            "login": "Logged in",
+            "register": "Created a new account",
+            "forgot": "Reset the password by email code",
+        }[account]
+    )
     shop.confirm()
 
     orders = demo.db.orders(user.name)

@@ -180,8 +180,14 @@ def test_screenshot_of_every_page_of_one_full_path(demo, page):
     shot("thank-you")
     assert demo.db.saved_methods(user.name) == ["Card ending 4242 (expires 12/30)"]
     assert [path.name for path in shots] == [
-        "01-products.png", "02-choose-product.png", "03-log-in-error.png", "04-how-to-pay.png",
-        "05-card.png", "06-card-errors.png", "07-confirm-and-pay.png", "08-thank-you.png",
+        "01-products.png",
+        "02-choose-product.png",
+        "03-log-in-error.png",
+        "04-how-to-pay.png",
+        "05-card.png",
+        "06-card-errors.png",
+        "07-confirm-and-pay.png",
+        "08-thank-you.png",
     ]
     assert all(path.stat().st_size > 5000 for path in shots)
 

@@ -6,43 +6,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shop', '0001_initial'),
+        ("shop", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DevMail',
+            name="DevMail",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('to', models.CharField(max_length=254)),
-                ('subject', models.CharField(max_length=200)),
-                ('body', models.TextField()),
-                ('sent', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("to", models.CharField(max_length=254)),
+                ("subject", models.CharField(max_length=200)),
+                ("body", models.TextField()),
+                ("sent", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-sent', '-pk'],
+                "ordering": ["-sent", "-pk"],
             },
         ),
         migrations.AddField(
-            model_name='order',
-            name='payment_kind',
-            field=models.CharField(default='', max_length=10),
+            model_name="order",
+            name="payment_kind",
+            field=models.CharField(default="", max_length=10),
         ),
         migrations.CreateModel(
-            name='SavedPaymentMethod',
+            name="SavedPaymentMethod",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('card', 'Card'), ('bank', 'Bank account'), ('paypal', 'PayPal')], max_length=10)),
-                ('label', models.CharField(max_length=100)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='payment_methods', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("card", "Card"), ("bank", "Bank account"), ("paypal", "PayPal")], max_length=10
+                    ),
+                ),
+                ("label", models.CharField(max_length=100)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="payment_methods",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created', '-pk'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'label'), name='shop_unique_saved_method')],
+                "ordering": ["-created", "-pk"],
+                "constraints": [models.UniqueConstraint(fields=("user", "label"), name="shop_unique_saved_method")],
             },
         ),
     ]

@@ -21,11 +21,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="Count the expired tasks, delete nothing.")
         parser.add_argument(
-            "--batch-size", type=int, default=None,
+            "--batch-size",
+            type=int,
+            default=None,
             help="Rows deleted per transaction (default FLOWS_CLEANUP_BATCH_SIZE, 1000).",
         )
         parser.add_argument(
-            "--store", default=None,
+            "--store",
+            default=None,
             help="Store module to clean (default FLOWS_STATE_STORE), e.g. flowmachine.backends.tmpfile.",
         )
 

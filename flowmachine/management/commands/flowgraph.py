@@ -14,7 +14,13 @@ from flowmachine.diagrams import FORMATS, DiagramsUnavailable, render
 from flowmachine.exceptions import FlowDefinitionError
 
 _EXTENSIONS = {
-    "svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "gv": "dot", "mmd": "mermaid", "mermaid": "mermaid"
+    "svg": "svg",
+    "png": "png",
+    "pdf": "pdf",
+    "dot": "dot",
+    "gv": "dot",
+    "mmd": "mermaid",
+    "mermaid": "mermaid",
 }
 
 
@@ -28,17 +34,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("flow", metavar="FLOW", help="entry-point name or dotted path of a Scaffold")
         parser.add_argument(
-            "-o", "--output", metavar="FILE",
+            "-o",
+            "--output",
+            metavar="FILE",
             help="file to write; its extension (.svg, .png, .pdf, .dot, .gv, .mmd) gives the format. "
             "Default: standard output.",
         )
         parser.add_argument(
-            "-f", "--format", choices=FORMATS,
+            "-f",
+            "--format",
+            choices=FORMATS,
             help="output format (default: from the file's extension, else dot). "
             "All but mermaid need the diagrams extra (pygraphviz).",
         )
         parser.add_argument(
-            "--no-jumps", action="store_true",
+            "--no-jumps",
+            action="store_true",
             help="leave out the jump points and their dashed goto:Name edges",
         )
 

@@ -60,9 +60,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         export = sub.add_parser("export", help="Print a task's position, state and journal as JSON.")
-        export.add_argument("task_id", help="The task id (the _t query parameter of its URLs); put -- before an id starting with -.")
         export.add_argument(
-            "--store", default=None,
+            "task_id", help="The task id (the _t query parameter of its URLs); put -- before an id starting with -."
+        )
+        export.add_argument(
+            "--store",
+            default=None,
             help="Dotted path of the store module (default: FLOWS_STATE_STORE).",
         )
         export.add_argument("--indent", type=int, default=2, help="JSON indent (default 2).")

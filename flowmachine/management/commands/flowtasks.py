@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -103,9 +104,7 @@ def _loaded_flows() -> dict[str, CompiledFlow]:
     return flows
 
 
-def find_stranded(
-    states: list[tuple[str, dict[str, Any] | None]], flows: dict[str, CompiledFlow]
-) -> list[Stranded]:
+def find_stranded(states: list[tuple[str, dict[str, Any] | None]], flows: dict[str, CompiledFlow]) -> list[Stranded]:
     """The unfinished tasks whose position *flows* would move, or could not continue."""
     stranded: list[Stranded] = []
     for task_id, record in states:
@@ -130,6 +129,6 @@ def find_stranded(
     return sorted(stranded, key=lambda s: (s.flow, s.old, s.task_id))
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
