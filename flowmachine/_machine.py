@@ -397,5 +397,12 @@ class _Choice:
         context = event.kwargs["context"]
         key = (self.scope, self.current)
         if key not in context["choices"]:
-            context["choices"][key] = self.transition.choose_next(self.current, self.siblings, context["state"])
+            choice = self.transition.choose_next(self.current, self.siblings, context["state"])
+            if choice is not None and choice not in self.siblings:
+                raise FlowDefinitionError(
+                    f"{type(self.transition).__name__}.choose_next() in scaffold {self.scope!r} returned "
+                    f"{choice!r} after {self.current}. Return the name of one of its children "
+                    f"({', '.join(self.siblings)}) or None to complete the scaffold."
+                )
+            context["choices"][key] = choice
         return bool(context["choices"][key] == self.target)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from flowmachine import COMPLETE, Action, InvalidJump, Linear, Scaffold, Transition
+from flowmachine import COMPLETE, Action, FlowDefinitionError, InvalidJump, Linear, Scaffold, Transition
 from flowmachine._machine import FINAL, SEPARATOR, CompiledFlow
 
 
@@ -146,6 +146,26 @@ def test_custom_transition_chooses_with_state():
     assert flow.fire("AgeCheck.Child", "complete", {"age": 9}) == FINAL
     # the number of steps left depends on answers, so progress cannot count it
     assert flow.places["AgeCheck.Ask"].remaining is None
+
+
+class Misnamed(Transition):
+    def choose_next(self, current, siblings, state):
+        return "Adulthood"
+
+
+class MisnamedCheck(Scaffold):
+    transition = Misnamed
+    action_set = [Ask, Adult]
+
+
+def test_a_custom_transition_naming_no_child_is_refused_with_the_fix():
+    flow = CompiledFlow(MisnamedCheck)
+    with pytest.raises(FlowDefinitionError) as excinfo:
+        flow.fire("MisnamedCheck.Ask", "complete", {})
+    message = str(excinfo.value)
+    assert "Misnamed.choose_next()" in message
+    assert "'Adulthood'" in message
+    assert "Ask, Adult" in message
 
 
 def test_remaining_steps_follow_linear_transitions():
