@@ -3,7 +3,8 @@
 Works on every database Django supports; SQLite and PostgreSQL are tested.
 A read inside a transaction locks the row (``SELECT ... FOR UPDATE`` where the
 database supports it) and a write is a single conditional ``UPDATE`` on the
-version read, so a step costs at most two queries.
+version read, so a step costs at most two queries. Those two statements are
+built once per database and run on a cursor, without the ORM's compiler.
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, models, router, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    models,
+    router,
+    transaction,
+)
 from django.utils import timezone
 
 from flowmachine.backends.base import (
@@ -48,6 +58,32 @@ class TaskRecord(models.Model):
 _UNAVAILABLE = (OperationalError, InterfaceError)
 
 
+_STATEMENTS: dict[tuple[str, str], str] = {}
+
+
+def _sql(connection: Any, kind: str) -> str:
+    """The read or write of a request, as SQL built once per database vendor.
+
+    A request makes these two statements and nothing else on the table, so they
+    skip the ORM's query compiler, as Django's database cache backend does.
+    """
+    key = (connection.alias, kind)
+    if key not in _STATEMENTS:
+        qn = connection.ops.quote_name
+        table = qn(TaskRecord._meta.db_table)
+        if kind == "update":
+            names = ("version", "data", "accessed", "flow", "position", "user_id")
+            assigned = ", ".join(f"{qn(name)} = %s" for name in names)
+            # Only quoted names of the model's own columns are formatted in; values are parameters.
+            sql = f"UPDATE {table} SET {assigned} WHERE {qn('task_id')} = %s AND {qn('version')} = %s"  # noqa: S608
+        else:
+            sql = f"SELECT {qn('data')} FROM {table} WHERE {qn('task_id')} = %s AND {qn('accessed')} >= %s"  # noqa: S608
+            if kind == "select_locked" and connection.features.has_select_for_update:
+                sql += " FOR UPDATE"
+        _STATEMENTS[key] = sql
+    return _STATEMENTS[key]
+
+
 def _columns(state: dict[str, Any]) -> dict[str, str]:
     """The record fields copied to their own columns (position is empty once finished)."""
     return {
@@ -79,33 +115,36 @@ class StateStore(BaseStateStore):
 
     def get_state(self, task_id: str) -> dict[str, Any] | None:
         db = self._db()
-        qs = TaskRecord.objects.using(db).only("data", "accessed")
-        if transaction.get_connection(db).in_atomic_block:
-            qs = qs.select_for_update()
+        connection = connections[db]
+        cutoff = timezone.now() - timedelta(seconds=self.idle_timeout)
         try:
-            row = qs.filter(task_id=task_id).first()
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _sql(connection, "select_locked" if connection.in_atomic_block else "select"),
+                    [task_id, connection.ops.adapt_datetimefield_value(cutoff)],
+                )
+                row = cursor.fetchone()
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"The task database is unavailable: {exc}") from exc
-        if row is None:
-            return None
-        if row.accessed < timezone.now() - timedelta(seconds=self.idle_timeout):
-            return None
-        return self.decode(bytes(row.data))
+        return None if row is None else self.decode(bytes(row[0]))
 
     def put_state(self, task_id: str, state: dict[str, Any]) -> None:
         raw = self.encode(state)
         version = int(state["version"])
         now = timezone.now()
         db = self._db()
+        columns = _columns(state)
         try:
             if version <= 1:
-                self._create(db, task_id, version, raw, now, _columns(state))
+                self._create(db, task_id, version, raw, now, columns)
                 return
-            updated = (
-                TaskRecord.objects.using(db)
-                .filter(task_id=task_id, version=version - 1)
-                .update(version=version, data=raw, accessed=now, **_columns(state))
-            )
+            connection = connections[db]
+            data = TaskRecord._meta.get_field("data").get_db_prep_value(raw, connection)
+            accessed = connection.ops.adapt_datetimefield_value(now)
+            values = [version, data, accessed, columns["flow"], columns["position"], columns["user_id"]]
+            with connection.cursor() as cursor:
+                cursor.execute(_sql(connection, "update"), [*values, task_id, version - 1])
+                updated = cursor.rowcount
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"The task database is unavailable: {exc}") from exc
         if not updated:

@@ -1,7 +1,8 @@
 """What a saved step means beyond the store: signals, funnel counts and the bound user.
 
 The view layer calls :func:`before_save` just before a task's record is saved
-and :func:`after_save` just after, with the moves :class:`~flowmachine._engine.Task`
+and :func:`after_save` just after (only when it saves: nothing is sent for a
+page view that stores nothing), with the moves :class:`~flowmachine._engine.Task`
 noted in ``task.events``.
 """
 
@@ -59,9 +60,6 @@ def _first_counts(task: Task) -> Counts:
 
 def after_save(request: HttpRequest | None, flow: CompiledFlow, task: Task, counts: Counts) -> None:
     """Count the funnel and send the signals of the moves just saved."""
-    if not _was_saved(request, task):
-        task.events.clear()
-        return
     if counts:
         from flowmachine import _funnel
 
@@ -77,13 +75,6 @@ def after_save(request: HttpRequest | None, flow: CompiledFlow, task: Task, coun
             if finished:
                 signals.flow_completed.send(sender, action=source, **common)
     task.events.clear()
-
-
-def _was_saved(request: HttpRequest | None, task: Task) -> bool:
-    """False for a provisional task the view did not store (lazy creation: GETs of its first step)."""
-    if not getattr(task, "provisional", False):
-        return True
-    return request is not None and request.method == "POST" and bool(task.modified or task.finished)
 
 
 def expired(request: HttpRequest, flow: CompiledFlow, task_id: str, action: str | None) -> None:

@@ -8,6 +8,7 @@ in the same database transaction as the action's own writes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import time
@@ -143,8 +144,15 @@ class FlowEndpoint:
         if not is_valid_task_id(task_id):
             return self._not_found(request, kwargs, "malformed task id")
         store = self.handler.get_store()
-        alias = getattr(store, "db_alias", None) or DEFAULT_DB_ALIAS
-        with transaction.atomic(using=alias):
+        if request.method in ("GET", "HEAD") and getattr(store, "atomic_versions", False):
+            # A page view reads without a lock or a transaction; the rare GET that
+            # moves the task (a link, the back button) writes by version, and if
+            # another request got there first it runs again under the lock.
+            try:
+                return self._continue(request, kwargs, store, task_id)
+            except ConflictError as exc:
+                logger.info("GET in flow %s raced another request (%s): retried under the lock", self.flow.name, exc)
+        with transaction.atomic(using=_store_alias(store)):
             return self._continue(request, kwargs, store, task_id)
 
     def _continue(self, request: HttpRequest, kwargs: dict[str, Any], store: Any, task_id: str) -> HttpResponseBase:
@@ -189,9 +197,17 @@ class FlowEndpoint:
         elif request.method == "POST" and not task.provisional and _is_stale(request, task):
             return self._refuse_stale(request, kwargs, task)
         response = self._run(request, kwargs, task)
-        counts = _events.before_save(request, task)
-        self._save(request, store, task)
-        _events.after_save(request, self.flow, task, counts)
+        write = self._write_needed(request, task)
+        if write is None:
+            task.events.clear()
+            return response
+        alias = _store_alias(store)
+        # POSTs are already in the request's transaction; a GET that writes opens one here.
+        in_transaction = transaction.get_connection(alias).in_atomic_block
+        with contextlib.nullcontext() if in_transaction else transaction.atomic(using=alias):
+            counts = _events.before_save(request, task)
+            self._save(request, store, task, write)
+            _events.after_save(request, self.flow, task, counts)
         return response
 
     def _run(self, request: HttpRequest, kwargs: dict[str, Any], task: Task) -> HttpResponseBase:
@@ -262,18 +278,29 @@ class FlowEndpoint:
             f"FlowHandler(on_complete_url=...)."
         )
 
-    def _save(self, request: HttpRequest, store: Any, task: Task) -> None:
+    def _write_needed(self, request: HttpRequest, task: Task) -> str | None:
+        """What this request must write: ``"put"`` (a new version), ``"touch"`` (keep it alive) or None."""
         if task.provisional:
             # Lazy creation: the first POST that changes the task writes its first record.
             if request.method != "POST" or not (task.finished or task.journal_changes() or task.modified):
-                return
+                return None
+            return "put"
+        if task.finished or task.journal_changes() or task.modified:
+            return "put"
+        if time.time() - int(task.record.get("accessed", 0)) > _touch_interval():
+            return "touch"
+        return None
+
+    def _save(self, request: HttpRequest, store: Any, task: Task, write: str) -> None:
+        if write == "touch":
+            store.touch(task.id)
+            return
+        if task.provisional:
             task.record["bind"] = binding_hash(self.handler.binder_value(request))
         if task.finished:
             store.put_state(task.id, task.finished_record(task.done_url))
-        elif task.journal_changes() or task.modified:
+        else:
             store.put_state(task.id, task.next_record())
-        elif time.time() - int(task.record.get("accessed", 0)) > _touch_interval():
-            store.touch(task.id)
 
     # -- starting -------------------------------------------------------------
 
@@ -387,6 +414,11 @@ def _same_site(request: HttpRequest, url: str) -> str | None:
     """*url* if following it stays on this site, else None (no open redirect through error pages)."""
     ok = url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
     return url if ok else None
+
+
+def _store_alias(store: Any) -> str:
+    """The database whose transaction a request runs in: the db store's, else the default."""
+    return getattr(store, "db_alias", None) or DEFAULT_DB_ALIAS
 
 
 def _touch_interval() -> float:

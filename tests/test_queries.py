@@ -2,7 +2,10 @@
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+
+from flowmachine.stores import get_store
 
 from tests.walker import Walker
 
@@ -65,3 +68,58 @@ def test_the_record_of_a_checkout_stays_small(client, shopper):
     walker.post({"method": "saved"})
     size = len(encode_record(get_store().get_state(walker.task_id)))
     assert size <= 1024, size
+
+
+@pytest.mark.django_db(transaction=True)
+def test_showing_a_step_opens_no_transaction_and_takes_no_lock(client, shopper):
+    """A page view only reads: it neither waits for nor blocks the task's writers."""
+    walker = Walker(client).start()
+    walker.post({"item": "lamp"})
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(walker.url)
+    assert response.status_code == 200
+    sql = [q["sql"].lstrip().upper() for q in captured.captured_queries]
+    assert sql and all(s.startswith("SELECT") for s in sql), sql
+    assert not any("FOR UPDATE" in s for s in sql), sql
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_get_that_moves_the_task_writes_in_a_transaction_of_its_own(client, shopper):
+    walker = Walker(client).start()
+    walker.post({"item": "lamp"})
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(f"/buy/item/?_t={walker.task_id}")  # the back button: the task rewinds
+    assert response.status_code == 200
+    writes = [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().upper().startswith("UPDATE")]
+    assert len(writes) == 1 and "flowmachine_taskrecord" in writes[0]
+    assert get_store().get_state(walker.task_id)["pos"].endswith("ChooseItem")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_get_racing_another_write_runs_again_under_the_lock(client, shopper, monkeypatch):
+    """Another tab saves between this GET's read and its write: the GET is retried, nothing is lost."""
+    from tests import flows
+
+    walker = Walker(client).start()
+    walker.post({"item": "lamp"})
+    other_tab = Client()
+    other_tab.cookies = client.cookies
+    shown = []
+    original = flows.ChooseItem.get_context_data
+
+    def context_with_a_racing_tab(self, **kwargs):
+        if not shown:  # the first run only: the other tab answers the first step again, meanwhile
+            answer = other_tab.post(f"/buy/item/?_t={walker.task_id}", {"_t": walker.task_id, "item": "mug"})
+            assert answer.status_code == 302
+        shown.append(self.request.method)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(flows.ChooseItem, "get_context_data", context_with_a_racing_tab)
+    version = get_store().get_state(walker.task_id)["version"]
+    response = client.get(f"/buy/item/?_t={walker.task_id}")  # back to the first step: a write
+    assert response.status_code == 200
+    assert shown == ["GET", "GET"]  # refused at its write, then served again under the lock
+    assert '<option value="mug" selected>' in response.content.decode()  # the other tab's answer, shown
+    record = get_store().get_state(walker.task_id)
+    assert record["version"] == version + 2  # the other tab's answer, then this page's rewind
+    assert record["pos"].endswith("ChooseItem")
