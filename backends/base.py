@@ -181,16 +181,16 @@ def _refuse_ext(code: int, data: bytes) -> Any:
 
 
 def _too_deep(value: Any, limit: int) -> bool:
-    """Whether *value* nests containers more than *limit* levels (iteratively: no recursion limit)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
+    """Whether *value* nests containers more than *limit* levels (level by level: no recursion)."""
+    level, depth = ([value] if isinstance(value, (dict, list)) else []), 1
+    while level:
         if depth > limit:
             return True
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (dict, list)))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            below.extend([child for child in children if isinstance(child, (dict, list))])
+        level, depth = below, depth + 1
     return False
 
 

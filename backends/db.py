@@ -151,13 +151,17 @@ class StateStore(BaseStateStore):
             raise ConflictError(f"Task {task_id[:8]}… changed since it was read (version {version - 1}).")
 
     def _create(self, db: str, task_id: str, version: int, raw: bytes, now: Any, columns: dict[str, str]) -> None:
+        """Insert the first record; an expired row of the same id (the admin's "expire") is replaced."""
+        fields = {"version": version, "data": raw, "created": now, "accessed": now, **columns}
         try:
             with transaction.atomic(using=db):
-                TaskRecord.objects.using(db).create(
-                    task_id=task_id, version=version, data=raw, created=now, accessed=now, **columns
-                )
-        except IntegrityError as exc:
-            raise ConflictError(f"Task {task_id[:8]}… already exists.") from exc
+                TaskRecord.objects.using(db).create(task_id=task_id, **fields)
+            return
+        except IntegrityError:
+            pass
+        cutoff = now - timedelta(seconds=self.idle_timeout)
+        if not TaskRecord.objects.using(db).filter(task_id=task_id, accessed__lt=cutoff).update(**fields):
+            raise ConflictError(f"Task {task_id[:8]}… already exists.")
 
     def delete_state(self, task_id: str) -> None:
         try:

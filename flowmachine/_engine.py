@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import msgpack
 from django import forms
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse
@@ -114,29 +115,39 @@ class FlowContext:
         return self.task.url_for(self._request, self.place)
 
 
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
+def _packed(value: Any) -> Any:
+    """*value* encoded as the store encodes it, to tell later whether it changed.
+
+    Comparing encodings is much cheaper than keeping a deep copy of the state,
+    and it compares what would be stored (``1`` and ``True`` differ, a tuple
+    equals the list it becomes). A value that cannot be encoded gets a token
+    equal to nothing, so it always counts as changed (saving it then fails
+    with the store's message naming the key).
+    """
+    try:
+        return msgpack.packb(value, use_bin_type=True, datetime=True)
+    except (TypeError, ValueError, OverflowError):
+        return object()
 
 
-def state_delta(before: dict[str, Any], after: dict[str, Any]) -> list[Any]:
-    """The journal's delta from *before* to *after*: ``[]``, ``[sets]`` or ``[sets, deleted keys]``."""
-    sets = {k: v for k, v in after.items() if k not in before or not _same(before[k], v)}
-    deleted = [k for k in before if k not in after]
-    if deleted:
-        return [sets, deleted]
-    return [sets] if sets else []
+def _copy(packed: Any, value: Any) -> Any:
+    """A copy of *value* that later changes to the state cannot reach, from its encoding if it has one."""
+    if isinstance(packed, bytes):
+        return msgpack.unpackb(packed, raw=False, timestamp=3, strict_map_key=False)
+    return copy.deepcopy(value)
 
 
-def apply_entry(state: dict[str, Any], entry: list[Any]) -> None:
+def apply_entry(state: dict[str, Any], entry: list[Any], *, copy_values: bool = True) -> None:
     """Apply a journal entry's delta (or a ``base`` entry's snapshot) to *state* in place.
 
     An entry is ``[time, event, where it led, sets?, deleted keys?]``; places are
-    named by :func:`journal_name`.
+    named by :func:`journal_name`. *copy_values* False shares the entry's values
+    with *state* (for entries that are discarded afterwards).
     """
     if entry[1] == "base":
         state.clear()
     if len(entry) > 3:
-        state.update(copy.deepcopy(entry[3]))
+        state.update(copy.deepcopy(entry[3]) if copy_values else entry[3])
     for key in entry[4] if len(entry) > 4 else ():
         state.pop(key, None)
 
@@ -164,7 +175,7 @@ def _fold_journal(journal: list[list[Any]], limit: int) -> list[list[Any]]:
     state: dict[str, Any] = {}
     position = None
     for entry in folded:
-        apply_entry(state, entry)
+        apply_entry(state, entry, copy_values=False)
         position = entry[2] or position
     base = [folded[-1][0], "base", position]
     return [base + ([state] if state else []), *journal[len(folded) :]]
@@ -214,8 +225,8 @@ class Task:
                 f"Task {task_id[:8]}… of flow {flow.name!r} has malformed fields: {', '.join(malformed)}."
             )
         self.current_place = place
-        #: The state as of the last journal entry, to journal what changed since.
-        self._baseline: dict[str, Any] = copy.deepcopy(record["data"])
+        #: The state as of the last journal entry, encoded by key, to journal what changed since.
+        self._baseline: dict[str, Any] = {key: _packed(value) for key, value in record["data"].items()}
         #: (event, source, dest) of the moves made in this request, for signals.
         self.events: list[tuple[str, str | None, str | None]] = []
 
@@ -362,15 +373,23 @@ class Task:
         if len(journal) > limit:
             journal[:] = _fold_journal(journal, limit)
 
+    def _delta(self) -> tuple[list[Any], dict[str, Any]]:
+        """What the state gained or lost since the last journal entry (``[]``, ``[sets]`` or
+        ``[sets, deleted keys]``), and the state encoded by key: the next baseline."""
+        baseline, state = self._baseline, self.state
+        packed = {key: _packed(value) for key, value in state.items()}
+        sets = {key: _copy(p, state[key]) for key, p in packed.items() if baseline.get(key) != p}
+        deleted = [key for key in baseline if key not in packed]
+        return ([sets, deleted] if deleted else [sets] if sets else []), packed
+
     def _take_delta(self) -> list[Any]:
-        """What the state gained or lost since the last journal entry: ``[sets, deleted]``, trimmed."""
-        delta = state_delta(self._baseline, self.state)
-        self._baseline = copy.deepcopy(self.state)
+        """The delta for a new journal entry; the state as it is now becomes the baseline."""
+        delta, self._baseline = self._delta()
         return delta
 
     def journal_changes(self) -> bool:
         """Journal state changed by a step that did not move (a ``data`` entry); True if it did."""
-        if not state_delta(self._baseline, self.state):
+        if not self._delta()[0]:
             return False
         place = self.current_place.name
         self._log("data", place, place)

@@ -348,6 +348,9 @@ class FlowEndpoint:
                 return None
         if self.place is not None and self.place is not task.current_place:
             return None  # a later step of a task without a record: it expired (or was lost)
+        sent = request.POST.get(VERSION_PARAM) if request.method == "POST" else None
+        if sent is not None and sent != str(task.moved_at):
+            return None  # a page shown from a saved record (back on the first step), which is gone
         return task
 
     def _refuse_stale(self, request: HttpRequest, kwargs: dict[str, Any], task: Task) -> HttpResponseBase:

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -522,6 +523,106 @@ class LiveTab:
     def reload(self) -> None:
         self.page = self.browser.get(self.url)
         assert self.page.status == 200, self.page
+
+
+class TcpProxy:
+    """A loopback TCP proxy in front of a service (PostgreSQL), which a test can take away and bring back.
+
+    ``forward()`` passes bytes both ways; ``refuse()`` closes the listening port and
+    every connection through it (the server is gone); ``blackhole()`` accepts
+    connections and swallows whatever arrives, answering nothing (a server that hangs).
+    """
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self.mode = "forward"
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def forward(self) -> TcpProxy:
+        """Pass traffic to the service again, listening on the same port."""
+        self.mode = "forward"
+        self._listen()
+        return self
+
+    def blackhole(self) -> None:
+        """Accept new connections and stop answering on every connection, old and new."""
+        self.mode = "blackhole"
+        self._listen()
+
+    def refuse(self) -> None:
+        """Refuse new connections and drop every open one."""
+        self.mode = "refuse"
+        with self._lock:
+            listener, self._listener = self._listener, None
+            sockets, self._open = self._open, set()
+        for sock in [s for s in (listener,) if s is not None] + list(sockets):
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked on it
+            sock.close()
+
+    def _listen(self) -> None:
+        with self._lock:
+            if self._listener is not None:
+                return
+            listener = socket.socket()
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", self.port))
+            listener.listen(64)
+            self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # refuse() closed the port
+            if self.mode != "forward":
+                self._track(client)
+                threading.Thread(target=self._pump, args=(client, None), daemon=True).start()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            self._track(client, upstream)
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    def _track(self, *sockets: socket.socket) -> None:
+        with self._lock:
+            self._open.update(sockets)
+
+    def _pump(self, source: socket.socket, sink: socket.socket | None) -> None:
+        """Copy *source* to *sink* while forwarding; swallow it otherwise; close both at the end."""
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                if sink is not None and self.mode == "forward":
+                    sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                if sock is not None:
+                    with suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                    sock.close()
+                    with self._lock:
+                        self._open.discard(sock)
+
+    def __enter__(self) -> TcpProxy:
+        return self.forward()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.refuse()
 
 
 def read_record(dbname: str, task_id: str) -> dict[str, Any] | None:

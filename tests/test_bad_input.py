@@ -162,6 +162,57 @@ def test_a_task_within_the_idle_timeout_is_served(client, settings):
     assert client.get(walker.url).status_code == 200
 
 
+def _delete_record(task_id: str) -> None:
+    TaskRecord.objects.filter(task_id=task_id).delete()
+
+
+def _page_version(response) -> str:
+    """The ``_v`` hidden field of a rendered step: the change of the task the page shows."""
+    html = response.content.decode()
+    marker = 'name="_v" value="'
+    start = html.index(marker) + len(marker)
+    return html[start : html.index('"', start)]
+
+
+# A record removed while its id is still young (issued less than the idle timeout ago):
+# deleted (a store that lost it, a manual delete) or expired by the admin's action.
+GONE = {"deleted": _delete_record, "expired-by-the-admin": _expire_by_an_hour}
+
+
+@pytest.mark.parametrize("remove", GONE.values(), ids=GONE.keys())
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_later_step_of_a_young_task_whose_record_is_gone_is_410_not_a_restart(client, remove, method):
+    walker = Walker(client).start()
+    walker.post({"item": "book"})
+    remove(walker.task_id)
+    rows = list(TaskRecord.objects.values_list("task_id", "version", "accessed"))
+    data = {"_t": walker.task_id, "_v": _page_version(walker.response), "choice": "register"}
+    response = getattr(client, method)(walker.url, data if method == "post" else {})
+    assert response.status_code == 410
+    assert page_kind(response) == "expired"
+    assert list(TaskRecord.objects.values_list("task_id", "version", "accessed")) == rows
+
+
+@pytest.mark.parametrize("remove", GONE.values(), ids=GONE.keys())
+def test_a_post_from_a_saved_first_step_whose_record_is_gone_is_410_not_a_restart(client, remove):
+    """Back on the first step of a saved task, the page's ``_v`` tells it from a never-saved id."""
+    walker = Walker(client).start()
+    first = walker.url
+    walker.post({"item": "book"})
+    back = walker.get(first)  # the back button: the task is on its first step again, and saved
+    assert _page_version(back) != "1"
+    remove(walker.task_id)
+    rows = list(TaskRecord.objects.values_list("task_id", "version", "accessed"))
+    response = client.post(first, {"_t": walker.task_id, "_v": _page_version(back), "item": "lamp"})
+    assert response.status_code == 410
+    assert page_kind(response) == "expired"
+    assert list(TaskRecord.objects.values_list("task_id", "version", "accessed")) == rows
+    # A GET of the first step cannot be told from a never-saved id's: the step starts afresh.
+    fresh = walker.get(first)
+    assert _page_version(fresh) == "1"
+    assert client.post(first, {"_t": walker.task_id, "_v": "1", "item": "lamp"}).status_code == 302
+
+
 # -- corrupt records -------------------------------------------------------------------------
 
 

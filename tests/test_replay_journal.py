@@ -169,3 +169,20 @@ def test_the_journal_of_a_long_checkout_stays_small():
     # 13 entries: a time, an event and a short place name each, plus the state changes
     size = len(encode_record(run.journal))
     assert size <= 512, size
+
+
+def test_the_journal_compares_state_as_it_would_be_stored():
+    """1 and True differ, a tuple equals the list it is stored as, and a logged value is a copy."""
+    task = Task.start(FlowReplay(Purchase).compiled, None, "", initial_state={"n": 1, "pair": ["a", "b"]})
+    task.state.update(n=True, pair=("a", "b"))
+    assert task.journal_changes()
+    assert task.record["jrnl"][-1][1:] == ["data", "ChooseItem", {"n": True}]
+    task.state["basket"] = basket = {"items": ["mug"]}
+    task.journal_changes()
+    basket["items"].append("lamp")  # changed after it was journalled: the entry keeps what was logged
+    assert task.record["jrnl"][-1][3] == {"basket": {"items": ["mug"]}}
+    assert task.journal_changes()
+    del task.state["pair"]
+    assert task.journal_changes()
+    assert task.record["jrnl"][-1][3:] == [{}, ["pair"]]
+    assert not task.journal_changes()
