@@ -6,6 +6,7 @@ see exactly what will be served.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -114,14 +115,35 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
     try:
-        get_store()
+        store = get_store()
     except ImproperlyConfigured as exc:
         messages.append(
             checks.Error(
                 str(exc), hint="Set FLOWS_STATE_STORE to the dotted path of a store module.", id="flowmachine.E012"
             )
         )
+    else:
+        messages.extend(_check_connect_timeout(store))
     return messages
+
+
+def _check_connect_timeout(store: Any) -> list[checks.CheckMessage]:
+    """W019: the db store on PostgreSQL without ``connect_timeout`` waits minutes (or forever) for a lost server."""
+    alias = getattr(store, "db_alias", None)
+    database = settings.DATABASES.get(alias or "", {})
+    if "postgresql" not in str(database.get("ENGINE", "")):
+        return []
+    if "connect_timeout" in database.get("OPTIONS", {}) or os.environ.get("PGCONNECT_TIMEOUT"):
+        return []
+    return [
+        checks.Warning(
+            f"The task database {alias!r} (PostgreSQL) has no connect_timeout: while the server cannot be "
+            "reached, each request of a flow waits 130 s (psycopg 3) or forever (psycopg2) instead of "
+            "answering 503.",
+            hint=f'Add "connect_timeout": 5 to DATABASES[{alias!r}]["OPTIONS"] (see the deployment docs).',
+            id="flowmachine.W019",
+        )
+    ]
 
 
 @checks.register("flowmachine")

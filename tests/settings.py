@@ -57,6 +57,7 @@ if os.environ.get("FLOWMACHINE_TEST_DB", "sqlite") == "postgres":
             "PORT": os.environ.get("FLOWMACHINE_TEST_PG_PORT", "5432"),
             "USER": os.environ.get("FLOWMACHINE_TEST_PG_USER", "postgres"),
             "PASSWORD": os.environ.get("FLOWMACHINE_TEST_PG_PASSWORD", ""),
+            "OPTIONS": {"connect_timeout": 5},
         }
     }
 else:

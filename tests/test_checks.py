@@ -233,3 +233,28 @@ def test_linear_is_accepted_as_class_or_instance():
 
     as_instance = type("LinearInstance", (Scaffold,), {"transition": Linear(), "action_set": [Fine, Other]})
     assert CompiledFlow(as_instance).problems == []
+
+
+@pytest.mark.parametrize(
+    ("database", "environ", "warned"),
+    [
+        ({"ENGINE": "django.db.backends.postgresql"}, {}, True),
+        ({"ENGINE": "django.db.backends.postgresql", "OPTIONS": {"connect_timeout": 5}}, {}, False),
+        ({"ENGINE": "django.db.backends.postgresql"}, {"PGCONNECT_TIMEOUT": "5"}, False),
+        ({"ENGINE": "django.db.backends.sqlite3"}, {}, False),
+    ],
+)
+def test_a_postgresql_task_database_without_connect_timeout_is_warned_about(monkeypatch, database, environ, warned):
+    from django.conf import settings
+
+    from flowmachine.backends.db import StateStore
+    from flowmachine.checks import _check_connect_timeout
+
+    monkeypatch.setitem(settings.DATABASES, "tasks", database)
+    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    messages = _check_connect_timeout(StateStore(using="tasks"))
+    assert ids(messages) == (["flowmachine.W019"] if warned else [])
+    if warned:
+        assert "'tasks'" in messages[0].msg and "connect_timeout" in messages[0].hint
