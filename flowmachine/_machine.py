@@ -119,6 +119,8 @@ class CompiledFlow:
         self.problems: list[Problem] = []
         self.places: dict[str, Place] = {}
         self._lock = threading.Lock()
+        #: (position, trigger) -> new position, for moves that no custom transition decides.
+        self._static_moves: dict[tuple[str, str], str] = {}
         self._sibling_names: dict[Place, list[str]] = {}
         self.root = self._build(root_component, None, root_route, [])
         self.machine: HierarchicalMachine | None = None
@@ -369,6 +371,9 @@ class CompiledFlow:
         """Fire *trigger* from *position*; return the new position (FINAL when done)."""
         if self.machine is None:
             raise FlowDefinitionError(f"Flow {self.name!r} has definition problems and cannot run.")
+        known = self._static_moves.get((position, trigger))
+        if known is not None:
+            return known
         model = _Position(position)
         context: dict[str, Any] = {"state": state, "choices": {}}
         with self._lock:
@@ -378,6 +383,10 @@ class CompiledFlow:
                 if trigger.startswith("goto:"):
                     raise InvalidJump(self.name, position, trigger[5:]) from exc
                 raise
+        if not context["choices"]:
+            # No custom transition was asked, so the move never depends on the state:
+            # remember it (at most one entry per action and trigger the flow defines).
+            self._static_moves[(position, trigger)] = model.state
         return model.state
 
     def raise_for_problems(self) -> None:

@@ -199,3 +199,18 @@ def test_complete_is_a_singleton_with_a_readable_repr():
 
     assert _Complete() is COMPLETE
     assert repr(COMPLETE) == "COMPLETE"
+
+
+def test_static_moves_are_remembered_and_state_dependent_ones_never(monkeypatch):
+    flow = CompiledFlow(Order_)
+    fired = []
+    original = flow.machine.trigger_event
+    monkeypatch.setattr(flow.machine, "trigger_event", lambda *a, **k: fired.append(a[1]) or original(*a, **k))
+    for _ in range(3):
+        assert flow.fire("Order_.Shipping.A", "complete", {}) == "Order_.Shipping.Address.C"
+        assert flow.fire("Order_.Shipping.A", "goto:Billing", {}) == "Order_.Billing.B"
+    assert fired == ["complete", "goto:Billing"]  # each once: the answers never change them
+
+    ages = CompiledFlow(AgeCheck)
+    for age, expected in [(30, "AgeCheck.Adult"), (9, "AgeCheck.Child")] * 3:
+        assert ages.fire("AgeCheck.Ask", "complete", {"age": age}) == expected

@@ -185,6 +185,12 @@ def table(results: dict[str, Any]) -> str:
         state = "not measured" if t["met"] is None else ("MET" if t["met"] else "NOT MET")
         value = _fmt(t["value"], 3) + t["unit"]
         out.append(f"  [{state}] {t['target']}: {value} ({t['op']} {t['limit']}{t['unit']})")
+    floor_to_wizard = _ratio(compare.get("floor"), compare.get("wizard"))
+    if floor_to_wizard is not None and floor_to_wizard >= 1.0:
+        out.append(
+            f"  note: the floor itself is {floor_to_wizard:.2f}x the wizard: it redirects after each POST "
+            "(two requests per step) where the wizard renders the next form in the POST's response (one)"
+        )
     for note in results["notes"]:
         out.append(f"  note: {note}")
     return "\n".join(out)
