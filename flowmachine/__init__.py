@@ -7,7 +7,7 @@ whose position and data live in a state store.
 
 from __future__ import annotations
 
-from typing import Any
+from flowmachine._lazy import lazy_attributes
 
 __version__ = "0.1.0.dev0"
 
@@ -40,18 +40,9 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy so that ``INSTALLED_APPS = ["flowmachine"]`` does not import Django
-    # views before the app registry is ready.
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'flowmachine' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
-
+# Lazy so that ``INSTALLED_APPS = ["flowmachine"]`` does not import Django
+# views before the app registry is ready.
+__getattr__ = lazy_attributes("flowmachine", _LAZY, globals())
 
 from typing import TYPE_CHECKING  # noqa: E402
 

@@ -6,7 +6,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from flowmachine.stores import get_store
-
 from tests.walker import Walker
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,9 @@ the plugin before Django is configured.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from flowmachine._lazy import lazy_attributes
 
 __all__ = [
     "FINISHED",
@@ -41,16 +43,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'flowmachine.testing' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_attributes("flowmachine.testing", _LAZY, globals())
 
 if TYPE_CHECKING:
     from flowmachine._paths import (
