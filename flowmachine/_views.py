@@ -295,8 +295,9 @@ class FlowEndpoint:
         if write == "touch":
             store.touch(task.id)
             return
-        if task.provisional:
-            task.record["bind"] = binding_hash(self.handler.binder_value(request))
+        # Bound again at every write: the request was the owner's, and a login() in its step may have
+        # flushed the session (another user, a new password) and the binder's secret with it.
+        task.record["bind"] = binding_hash(self.handler.binder_value(request))
         if task.finished:
             store.put_state(task.id, task.finished_record(task.done_url))
         else:

@@ -21,7 +21,10 @@ def session_binder(request: HttpRequest) -> str:
     """Bind to a random secret kept in the session's data.
 
     Unlike the session key, the data survives ``django.contrib.auth.login()``,
-    so a user who logs in mid-flow keeps the task. Logging out ends it.
+    so a user who logs in mid-flow keeps the task. Logging out ends it. When
+    ``login()`` flushes the session (another user was logged in, or the
+    password changed), the task whose step logged in is bound to the new
+    session; the browser's other tasks end, as at logout.
     """
     session = getattr(request, "session", None)
     if session is None:

@@ -145,8 +145,10 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         form = self.get_form()
         if form.is_valid():
-            self.task.remember_answers(self.place, form)
-            return self.form_valid(form)
+            outcome = self.form_valid(form)
+            if not form.errors:  # form_valid() may still refuse the data (form.add_error(), form_invalid())
+                self.task.remember_answers(self.place, form)
+            return outcome
         return self.form_invalid(form)
 
     def form_valid(self, form: forms.BaseForm) -> Any:

@@ -201,3 +201,17 @@ def test_an_invalid_post_from_an_old_page_does_not_leak_into_the_current_step(cl
     record = stored(walker.task_id)
     assert record["data"] == before["data"]
     assert record["ans"].get(ITEM) == before["ans"][ITEM]
+
+
+def test_data_form_valid_refuses_is_not_kept_as_the_steps_answers(client, shopper):
+    """A code that form_valid() refuses (form.add_error, form_invalid) is not an accepted answer: the
+    page shows the last accepted one, not the refused one (the demo's random walk found this)."""
+    walker = Walker(client).start()
+    walker.post({"item": "lamp"})
+    walker.post({"choice": "forgot", "username": "", "password": ""})
+    walker.post({"email": "alice@example.com"})
+    code_step = walker.url
+    walker.post({"code": "999999"}, expect=200)
+    assert b"That code is not right." in walker.response.content
+    assert "Purchase.GetUserAccount.ForgotPassword.EnterCode" not in stored(walker.task_id)["ans"]
+    assert b'value="999999"' not in client.get(code_step).content

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from flowmachine.backends.base import decode_record
@@ -67,6 +68,25 @@ def test_logging_in_mid_flow_keeps_the_task(client, shopper):
     walker.post({"method": "saved"})
     assert walker.post({})["Location"] == "/done/"
     assert Order.objects.get().task_id == walker.task_id
+
+
+def test_logging_in_as_another_user_mid_flow_keeps_that_task_and_ends_the_others(client, shopper):
+    """login() flushes a session another user was logged in to, and the binder's secret with it: the
+    task whose step logged in goes on, bound again (the demo's random walk found it lost)."""
+    client.login(username="alice", password="s3cret-pass")
+    other = Walker(client).start()
+    other.post({"item": "book"})
+    walker = Walker(client).start()
+    walker.post({"item": "lamp"})
+    walker.post({"choice": "register", "username": "", "password": ""})
+    walker.post({"username": "bob", "password": "pw-of-bob"})  # Register logs bob in: Django flushes
+    assert walker.path == "/buy/pay/saved/"
+    assert walker.response.status_code == 200
+    assert client.session["_auth_user_id"] == str(get_user_model().objects.get(username="bob").pk)
+    walker.post({"method": "saved"})
+    assert walker.post({})["Location"] == "/done/"
+    assert Order.objects.get().task_id == walker.task_id
+    assert client.get(other.url).status_code == 404  # alice's other task ended with her session
 
 
 @pytest.mark.parametrize("logged_in", [True, False], ids=["after-login", "anonymous"])

@@ -32,7 +32,6 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from flowmachine.backends.db import TaskRecord
 from flowmachine.stores import get_store
-from tests.models import Order
 
 _COMMON: dict[str, Any] = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
 settings.register_profile("ci", max_examples=12, stateful_step_count=40, **_COMMON)
@@ -69,6 +68,8 @@ def shown_values(html: str) -> dict[str, str]:
         attrs = dict(_ATTR.findall(match.group(1)))
         if attrs.get("type") in ("hidden", "submit", "password") or "name" not in attrs:
             continue
+        if attrs.get("type") in ("radio", "checkbox") and not re.search(r"\schecked\b", match.group(1)):
+            continue  # only the chosen option is shown
         values[attrs["name"]] = unescape(attrs.get("value", ""))
     for name, body in _SELECT.findall(html):
         for option in _OPTION.findall(body):
@@ -142,9 +143,9 @@ class DbRaw:
 
 
 class RedisRaw:
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, url: str | None = None) -> None:
         self.prefix = prefix
-        self.client = redis.Redis.from_url(django_settings.REDIS_URL)
+        self.client = redis.Redis.from_url(url or django_settings.REDIS_URL)
 
     def corrupt(self, task_id: str, raw: bytes) -> None:
         ttl = max(1, self.client.ttl(self.prefix + task_id))
@@ -323,7 +324,7 @@ class FlowWalk(RuleBasedStateMachine):
         place = self.place_of(url)
         if place is None:
             return
-        payload = valid_data(place, task.token, number) if valid else invalid_data(place, task.token)
+        payload = self.valid_payload(task, place, number) if valid else self.invalid_payload(task, place)
         if payload is None:
             return
         self.submit(task, tab, url, place, payload, valid)
@@ -342,7 +343,7 @@ class FlowWalk(RuleBasedStateMachine):
         if before is None and not (task.gone or task.finished):
             # Lazy creation: a task has no record until its first change.
             before = {"pos": self.flow().root.first_leaf().name, "hist": [], "ans": {}, "version": 0}
-        orders = Order.objects.filter(task_id=task.id).count()
+        orders = self.orders(task.id)
         hidden = dict(task.hidden[tab] if hidden is None else hidden)
         body = {**hidden, "_t": task.id, **payload}
         response = self.request(task, self.browsers[task.browser], "POST", url, body)
@@ -351,7 +352,7 @@ class FlowWalk(RuleBasedStateMachine):
         self.expect_refusal_if_over(task, response)
         if before is None or "done" in before:
             self.check(
-                Order.objects.filter(task_id=task.id).count() == orders,
+                self.orders(task.id) == orders,
                 f"a POST on finished or unknown task {task.id[:8]} ran a step",
             )
             return
@@ -359,8 +360,7 @@ class FlowWalk(RuleBasedStateMachine):
         moved = after is not None and after.get("version", 0) > before.get("version", 0)
         accepted = runs and valid and response.status_code == 302 and moved
         if accepted:
-            form_fields = {k: v for k, v in payload.items() if k != "password"}
-            task.accepted[place] = form_fields
+            self.accept(task, place, payload)
         elif after is not None and "done" not in after:
             self.check(
                 after.get("ans", {}).get(place) == before.get("ans", {}).get(place),
@@ -370,6 +370,24 @@ class FlowWalk(RuleBasedStateMachine):
             self.follow(task, tab, response)
         elif response.status_code == 200:
             task.hidden[tab] = hidden_values(response.content.decode())
+
+    def valid_payload(self, task: TaskModel, place: str, number: int) -> dict[str, str] | None:
+        """Valid POST data for *place* in *task*, or None to skip it."""
+        return valid_data(place, task.token, number)
+
+    def invalid_payload(self, task: TaskModel, place: str) -> dict[str, str] | None:
+        """POST data *place*'s form refuses, or None when every POST is valid there."""
+        return invalid_data(place, task.token)
+
+    def accept(self, task: TaskModel, place: str, payload: dict[str, str]) -> None:
+        """Note what *place* accepted, as its page must show it again (never a password)."""
+        task.accepted[place] = {k: v for k, v in payload.items() if k != "password"}
+
+    def orders(self, task_id: str) -> int:
+        """Orders the flow's last step created for *task_id*."""
+        from tests.models import Order
+
+        return Order.objects.filter(task_id=task_id).count()
 
     def flow(self) -> Any:
         return resolve(urlsplit(self.ENTRY).path).func.flow
@@ -460,7 +478,7 @@ class FlowWalk(RuleBasedStateMachine):
         before = self.record(task)
         url = task.tabs[0]
         place = self.place_of(url)
-        payload = {**task.hidden[0], "_t": task.id, **(valid_data(place, task.token, number) or {})}
+        payload = {**task.hidden[0], "_t": task.id, **(self.valid_payload(task, place, number) or {})}
         response = self.request(None, intruder, "POST" if post else "GET", url, payload if post else None)
         allowed = (404, 410) if post or before is not None else (200, 404, 410)
         self.check(response.status_code in allowed, f"another session got {response.status_code}")
@@ -533,7 +551,7 @@ class FlowWalk(RuleBasedStateMachine):
     @invariant()
     def last_steps_run_at_most_once(self) -> None:
         for task in self.tasks:
-            orders = Order.objects.filter(task_id=task.id).count()
+            orders = self.orders(task.id)
             self.check(orders <= 1, f"task {task.id[:8]} ran its last step {orders} times")
             if task.finished:
                 self.check(orders == 1, f"finished task {task.id[:8]} has {orders} orders")
@@ -568,11 +586,11 @@ def store_kind(request: pytest.FixtureRequest) -> Any:
             raw.cleanup()
 
 
-def _run(machine: type[FlowWalk], raw: Any, name: str) -> None:
+def _run(machine: type[FlowWalk], raw: Any, name: str, profile: settings | None = None) -> None:
     machine.raw = raw
     steps, violations = STATS["steps"], STATS["violations"]
     try:
-        run_state_machine_as_test(machine, settings=settings.get_profile(PROFILE))
+        run_state_machine_as_test(machine, settings=profile or settings.get_profile(PROFILE))
     finally:
         print(
             f"\nrandom walk {name} [{PROFILE}]: {STATS['steps'] - steps} steps, "

@@ -292,6 +292,8 @@ class EnterCode(Step):
     title = "Confirmation code"
     form_class = CodeForm
     preconditions = [RequiredState("reset_email", "reset_digest")]
+    #: A code works once: the back button goes to the email page (ask for a new code), not here.
+    skip_on_back = True
     #: In DEBUG the page links to the dev mailbox, where the code arrives.
     mailbox_hint = True
 
@@ -319,6 +321,8 @@ class ResetPassword(Step):
     title = "New password"
     form_class = SetPasswordForm
     preconditions = [RequiredState("reset_user_id")]
+    #: Once the password is set, the reset is over: the back button skips this page.
+    skip_on_back = True
     submit_label = "Set password and log in"
 
     def get_form_kwargs(self):
@@ -639,7 +643,7 @@ class Confirm(Step):
         # The trail shows the path taken: a Change link that came back here
         # skipped the later steps, and a branch left for another is not on it.
         names = {place.component: place.name for place in self.place.lineage()[0].walk()}
-        trail = [names[step] for step in self.path() if step in names]
+        trail = [names[step] for step in self.path() if step in names and not step.skip_on_back]
         if self.task.history != trail:
             self.task.history[:] = trail
             self.task.modified = True
