@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 import redis
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests._demo import run_in_demo_settings
+
 REDIS_URL = os.environ.get("FLOWMACHINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -26,34 +25,9 @@ REDIS_URL = os.environ.get("FLOWMACHINE_TEST_REDIS_URL", "redis://127.0.0.1:6379
 @pytest.mark.parametrize("store", ["db", "redis"])
 def test_the_random_walk_over_the_demo_checkout_passes(store: str, tmp_path: Path) -> None:
     prefix = f"fm-demo-walk-{uuid.uuid4().hex}:"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "demo"), str(ROOT)]),
-        "DJANGO_SETTINGS_MODULE": "demo_site.settings",
-        "FLOWS_DEMO_STORE": store,
-        "FLOWS_DEMO_DB": str(tmp_path / "demo.sqlite3"),
-        "FLOWS_DEMO_REDIS_URL": REDIS_URL,
-        "FLOWS_DEMO_REDIS_PREFIX": prefix,
-    }
+    demo_env = {"FLOWS_DEMO_REDIS_URL": REDIS_URL, "FLOWS_DEMO_REDIS_PREFIX": prefix}
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-s",
-                "-p",
-                "no:cacheprovider",
-                "--ds=demo_site.settings",
-                str(ROOT / "tests" / "test_demo_random_walk.py"),
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=3600,
-        )
+        result = run_in_demo_settings("test_demo_random_walk.py", tmp_path, store=store, env=demo_env, timeout=3600)
     finally:
         client = redis.Redis.from_url(REDIS_URL)
         keys = list(client.scan_iter(match=f"{prefix}*"))
