@@ -62,7 +62,7 @@ _STATEMENTS: dict[tuple[str, str], str] = {}
 
 
 def _sql(connection: Any, kind: str) -> str:
-    """The read or write of a request, as SQL built once per database vendor.
+    """The read or write of a request, as SQL built once per database connection alias.
 
     A request makes these two statements and nothing else on the table, so they
     skip the ORM's query compiler, as Django's database cache backend does.

@@ -364,11 +364,15 @@ class Task:
         self.record["at"] = self.version + 1
         self.modified = True
 
-    def _log(self, event: str, source: str | None, dest: str | None) -> None:
+    def _log(
+        self, event: str, source: str | None, dest: str | None, change: tuple[list[Any], dict[str, Any]] | None = None
+    ) -> None:
+        """Journal a move (and the state's change since the last entry: *change* if already computed)."""
         self.events.append((event, source, dest))
         journal = self.record.setdefault("jrnl", [])
         where = journal_name(self.flow, dest) if dest else dest
-        journal.append([int(time.time()), event, where, *self._take_delta()])
+        delta, self._baseline = change or self._delta()
+        journal.append([int(time.time()), event, where, *delta])
         limit = int(flow_settings.FLOWS_JOURNAL_LENGTH)
         if len(journal) > limit:
             journal[:] = _fold_journal(journal, limit)
@@ -382,17 +386,13 @@ class Task:
         deleted = [key for key in baseline if key not in packed]
         return ([sets, deleted] if deleted else [sets] if sets else []), packed
 
-    def _take_delta(self) -> list[Any]:
-        """The delta for a new journal entry; the state as it is now becomes the baseline."""
-        delta, self._baseline = self._delta()
-        return delta
-
     def journal_changes(self) -> bool:
         """Journal state changed by a step that did not move (a ``data`` entry); True if it did."""
-        if not self._delta()[0]:
+        change = self._delta()
+        if not change[0]:
             return False
         place = self.current_place.name
-        self._log("data", place, place)
+        self._log("data", place, place, change)
         self.modified = True
         return True
 
