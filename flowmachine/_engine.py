@@ -38,7 +38,15 @@ JUMP_PARAM = "_to"
 VERSION_PARAM = "_v"
 
 #: The type each optional field of a stored record must have when present.
-_FIELD_TYPES: dict[str, type] = {"hist": list, "jrnl": list, "err": list, "ans": dict, "kw": dict, "accessed": int}
+_FIELD_TYPES: dict[str, type] = {
+    "hist": list,
+    "skp": list,
+    "jrnl": list,
+    "err": list,
+    "ans": dict,
+    "kw": dict,
+    "accessed": int,
+}
 
 
 def _malformed_fields(record: dict[str, Any]) -> list[str]:
@@ -106,7 +114,7 @@ class FlowContext:
             TrailStep(p.name, p.component.display_title(), self.task.url_for(self._request, p))
             for p in self.task.trail_places()
         )
-        step = len(trail) + 1
+        step = len(trail) + self.task.skipped_steps() + 1
         remaining = self.place.remaining
         return Progress(step, None if remaining is None else step + remaining, trail)
 
@@ -297,6 +305,12 @@ class Task:
     def trail_places(self) -> list[Place]:
         return [self.flow.places[name] for name in self.history if name in self.flow.places]
 
+    def skipped_steps(self) -> int:
+        """``skip_on_back`` steps walked on the way to here: each is noted with the length of the
+        history when it was left, so going back before it forgets it."""
+        walked = len(self.history)
+        return sum(1 for at in self.record.get("skp", ()) if isinstance(at, int) and at <= walked)
+
     def back_place(self) -> Place | None:
         trail = self.trail_places()
         return trail[-1] if trail else None
@@ -342,7 +356,10 @@ class Task:
                 f"name) to jump to, or an HttpResponse."
             )
         new_position = self.flow.fire(place.name, trigger, self.state)
-        if not place.component.skip_on_back:  # type: ignore[attr-defined]
+        if place.component.skip_on_back:  # type: ignore[attr-defined]
+            # Off the back trail, but a step walked: progress still counts it.
+            self.record.setdefault("skp", []).append(len(self.history))
+        else:
             self.history.append(place.name)
         self._log(event, place.name, new_position)
         self.modified = True
@@ -358,6 +375,8 @@ class Task:
         """Go back to a visited step (the back button): later history is dropped."""
         index = self.history.index(place.name)
         del self.history[index:]
+        if self.record.get("skp"):
+            self.record["skp"] = [at for at in self.record["skp"] if isinstance(at, int) and at <= index]
         self._log("back", self.current_place.name, place.name)
         self.current_place = place
         self.record["pos"] = place.name

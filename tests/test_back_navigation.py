@@ -215,3 +215,23 @@ def test_data_form_valid_refuses_is_not_kept_as_the_steps_answers(client, shoppe
     assert b"That code is not right." in walker.response.content
     assert "Purchase.GetUserAccount.ForgotPassword.EnterCode" not in stored(walker.task_id)["ans"]
     assert b'value="999999"' not in client.get(code_step).content
+
+
+@pytest.mark.urls("tests.urls_extra")
+def test_a_skip_on_back_step_still_counts_in_progress_until_going_back_before_it(client):
+    walker = Walker(client, entry="/extra/trail/").start()
+    assert walker.response.context["flow"].progress.step == 1
+    walker.post({})
+    assert walker.response.context["flow"].progress.step == 2
+    walker.post({})
+    assert walker.path == "/extra/trail/last/"
+    progress = walker.response.context["flow"].progress
+    assert (progress.step, progress.total) == (3, 3)  # first, bounce (off the trail), last
+    assert [step.name for step in progress.trail] == ["TrailFlow.TrailFirst"]
+
+    page = client.get(f"/extra/trail/first/?_t={walker.task_id}")  # back before the skipped step
+    assert page.context["flow"].progress.step == 1
+    assert stored(walker.task_id)["skp"] == []
+    walker.url = f"/extra/trail/first/?_t={walker.task_id}"
+    walker.post({})
+    assert walker.response.context["flow"].progress.step == 2

@@ -130,7 +130,7 @@ class Checkout(TestCase):
                                                     "new_password2": "a new passphrase"})
         self.assertRegex(response["Location"], r"^/buy/pay/\\?_t=")
         page = self.client.get(response["Location"])
-        self.assertContains(page, "Step 4 of 5")
+        self.assertContains(page, "Step 6 of 7")
 
     def test_too_many_codes_sends_back_with_an_error(self):
         login_url = self.to_login()
