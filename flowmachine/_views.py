@@ -2,8 +2,9 @@
 
 A request restores its task from the store, rewinds or redirects if it is for
 another step than the current one, runs preconditions and the action, applies
-the outcome to the compiled machine, and saves the next version of the record
-in the same database transaction as the action's own writes.
+the outcome to the compiled machine, and saves the next version of the record:
+for a POST in the same database transaction as the action's own writes; a page
+view reads without one.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import contextlib
 import copy
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, transaction
@@ -201,12 +202,15 @@ class FlowEndpoint:
         if write is None:
             task.events.clear()
             return response
+        if write == "touch":  # only keeps the task alive: no signals, no transaction of its own
+            store.touch(task.id)
+            return response
         alias = _store_alias(store)
         # POSTs are already in the request's transaction; a GET that writes opens one here.
         in_transaction = transaction.get_connection(alias).in_atomic_block
         with contextlib.nullcontext() if in_transaction else transaction.atomic(using=alias):
             counts = _events.before_save(request, task)
-            self._save(request, store, task, write)
+            self._save(request, store, task)
             _events.after_save(request, self.flow, task, counts)
         return response
 
@@ -278,7 +282,7 @@ class FlowEndpoint:
             f"FlowHandler(on_complete_url=...)."
         )
 
-    def _write_needed(self, request: HttpRequest, task: Task) -> str | None:
+    def _write_needed(self, request: HttpRequest, task: Task) -> Literal["put", "touch"] | None:
         """What this request must write: ``"put"`` (a new version), ``"touch"`` (keep it alive) or None."""
         if task.provisional:
             # Lazy creation: the first POST that changes the task writes its first record.
@@ -291,10 +295,8 @@ class FlowEndpoint:
             return "touch"
         return None
 
-    def _save(self, request: HttpRequest, store: Any, task: Task, write: str) -> None:
-        if write == "touch":
-            store.touch(task.id)
-            return
+    def _save(self, request: HttpRequest, store: Any, task: Task) -> None:
+        """Write the task's next version (or its finished marker)."""
         # Bound again at every write: the request was the owner's, and a login() in its step may have
         # flushed the session (another user, a new password) and the binder's secret with it.
         task.record["bind"] = binding_hash(self.handler.binder_value(request))
