@@ -15,7 +15,8 @@ and one write stay small however long the journey.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -30,6 +31,8 @@ from flowmachine.exceptions import (
 
 __all__ = [
     "BaseStateStore",
+    "Cleared",
+    "ExpiredTask",
     "ConflictError",
     "CorruptStateError",
     "StoreUnavailable",
@@ -194,11 +197,45 @@ def _too_deep(value: Any, limit: int) -> bool:
     return False
 
 
-class BaseStateStore:
-    """Base class of state stores: subclass it in a module as ``StateStore``."""
+@dataclass(frozen=True)
+class ExpiredTask:
+    """A task removed by :meth:`BaseStateStore.clear_expired`: its id, flow and where it was left.
 
-    #: True when put_state() honours the record's ``version`` atomically.
+    ``position`` is None for a finished marker or a record that could not be read.
+    """
+
+    task_id: str
+    flow: str
+    position: str | None
+
+
+@dataclass(frozen=True)
+class Cleared:
+    """What :meth:`BaseStateStore.clear_expired` removed (or, in a dry run, would remove)."""
+
+    removed: int = 0
+    batches: int = 0
+
+
+class BaseStateStore:
+    """Base class of state stores: subclass it in a module as ``StateStore``.
+
+    The three methods at the end are the contract every store implements. The
+    attributes and methods before them are optional capabilities with
+    defaults, which callers use without checking a store's type.
+    """
+
+    #: True when put_state() honours the record's ``version`` atomically (see put_state()).
     atomic_versions: bool = False
+    #: True when the store drops expired records by itself (Redis key expiry), so
+    #: :meth:`clear_expired` has nothing to do.
+    expires_by_itself: bool = False
+
+    @property
+    def db_alias(self) -> str | None:
+        """The database alias whose transaction a step's writes must share (the row lock
+        and the action's own writes), or None: Django's default database."""
+        return None
 
     @property
     def idle_timeout(self) -> int:
@@ -210,6 +247,25 @@ class BaseStateStore:
 
     def touch(self, task_id: str) -> None:
         """Mark the task as used now without changing it. Optional; default does nothing."""
+
+    def clear_expired(
+        self,
+        *,
+        batch_size: int = 1000,
+        dry_run: bool = False,
+        removed: Callable[[list[ExpiredTask]], None] | None = None,
+    ) -> Cleared:
+        """Remove the records left unused for longer than the idle timeout (``manage.py cleanupflows``).
+
+        *removed* is called with each batch of removed tasks, inside that
+        batch's transaction where the store has one, so what it does (signals,
+        counters) commits with the deletion. A dry run only counts. Optional:
+        the default raises NotImplementedError, which cleanup reports as
+        "this store cannot be cleaned".
+        """
+        raise NotImplementedError(
+            f"{type(self).__module__}.{type(self).__name__} cannot remove expired tasks: implement clear_expired()."
+        )
 
     # -- optional: listing the records (``manage.py flowtasks``) -------------
 

@@ -9,7 +9,7 @@ built once per database and run on a cursor, without the ORM's compiler.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +19,6 @@ from django.db import (
     InterfaceError,
     OperationalError,
     connections,
-    models,
     router,
     transaction,
 )
@@ -27,33 +26,14 @@ from django.utils import timezone
 
 from flowmachine.backends.base import (
     BaseStateStore,
+    Cleared,
     ConflictError,
     CorruptStateError,
+    ExpiredTask,
     StoreUnavailable,
 )
-
-
-class TaskRecord(models.Model):
-    """The stored state of one task."""
-
-    task_id = models.CharField(max_length=64, primary_key=True)
-    version = models.PositiveIntegerField()
-    data = models.BinaryField()
-    created = models.DateTimeField()
-    accessed = models.DateTimeField(db_index=True)
-    # Copies of record fields, for the admin's list and filters.
-    flow = models.CharField(max_length=200, default="", db_index=True)
-    position = models.CharField(max_length=255, default="")
-    user_id = models.CharField(max_length=64, default="", blank=True)
-
-    class Meta:
-        app_label = "flowmachine"
-        db_table = "flowmachine_taskrecord"
-        verbose_name = "flow task"
-
-    def __str__(self) -> str:
-        return self.task_id
-
+from flowmachine.models import TaskRecord
+from flowmachine.record import Record
 
 _UNAVAILABLE = (OperationalError, InterfaceError)
 
@@ -86,10 +66,11 @@ def _sql(connection: Any, kind: str) -> str:
 
 def _columns(state: dict[str, Any]) -> dict[str, str]:
     """The record fields copied to their own columns (position is empty once finished)."""
+    record = Record(state)
     return {
-        "flow": str(state.get("flow") or "")[:200],
-        "position": "" if "done" in state else str(state.get("pos") or "")[:255],
-        "user_id": str(state.get("uid") or "")[:64],
+        "flow": str(record.flow or "")[:200],
+        "position": "" if record.finished else str(record.position or "")[:255],
+        "user_id": str(record.user or "")[:64],
     }
 
 
@@ -194,3 +175,39 @@ class StateStore(BaseStateStore):
                     yield task_id, None
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"The task database is unavailable: {exc}") from exc
+
+    def clear_expired(
+        self,
+        *,
+        batch_size: int = 1000,
+        dry_run: bool = False,
+        removed: Callable[[list[ExpiredTask]], None] | None = None,
+    ) -> Cleared:
+        """Delete expired rows in batches, each in its own short transaction.
+
+        A batch selects expired ids (skipping rows locked by running requests
+        where the database can) and deletes exactly those, so a table of
+        millions of rows is never locked for long.
+        """
+        db = self._db()
+        cutoff = timezone.now() - timedelta(seconds=self.idle_timeout)
+        expired = TaskRecord.objects.using(db).filter(accessed__lt=cutoff).order_by()
+        if dry_run:
+            return Cleared(removed=expired.count())
+        skip_locked = connections[db].features.has_select_for_update_skip_locked
+        total = batches = 0
+        while True:
+            with transaction.atomic(using=db):
+                batch = expired.select_for_update(skip_locked=True) if skip_locked else expired
+                rows = list(batch.values_list("task_id", "flow", "position")[:batch_size])
+                if not rows:
+                    break
+                # Re-checked: a row touched since it was selected (SQLite has no row locks) stays.
+                deleted, _ = expired.filter(task_id__in=[row[0] for row in rows]).delete()
+                total += deleted
+                batches += 1
+                if deleted == len(rows) and removed is not None:
+                    removed([ExpiredTask(task_id, flow, position or None) for task_id, flow, position in rows])
+            if len(rows) < batch_size:
+                break
+        return Cleared(removed=total, batches=batches)

@@ -194,6 +194,8 @@ class StateStore(BaseStateStore):
     """Task records in Redis, one key per task, expiring after the idle timeout."""
 
     atomic_versions = True
+    #: Each key's TTL is the idle timeout: Redis drops expired tasks itself.
+    expires_by_itself = True
 
     def __init__(self) -> None:
         if redis is None:

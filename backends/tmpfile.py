@@ -13,15 +13,16 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from flowmachine.backends.base import BaseStateStore, ConflictError, CorruptStateError
+from flowmachine.backends.base import BaseStateStore, Cleared, ConflictError, CorruptStateError, ExpiredTask
 from flowmachine.conf import flow_settings
+from flowmachine.record import Record
 
 try:
     import fcntl
@@ -130,12 +131,18 @@ class StateStore(BaseStateStore):
             except CorruptStateError:
                 yield task_id, None
 
-    def cleanup(self, *, dry_run: bool = False) -> list[tuple[str, dict[str, Any] | None]]:
-        """Remove the files of expired tasks; return each one's id and record (None if unreadable)."""
-        removed: list[tuple[str, dict[str, Any] | None]] = []
+    def clear_expired(
+        self,
+        *,
+        batch_size: int = 1000,
+        dry_run: bool = False,
+        removed: Callable[[list[ExpiredTask]], None] | None = None,
+    ) -> Cleared:
+        """Remove the files of expired tasks (one batch: files have no transaction)."""
+        found: list[ExpiredTask] = []
         directory = self.directory
         if not directory.is_dir():
-            return removed
+            return Cleared()
         for path in directory.glob(f"*{DATA_SUFFIX}"):
             task_id = path.name[: -len(DATA_SUFFIX)]
             if not _TASK_ID.fullmatch(task_id):
@@ -144,7 +151,7 @@ class StateStore(BaseStateStore):
                 if not self._expired(path.stat().st_mtime):
                     continue
                 if dry_run:
-                    removed.append((task_id, None))
+                    found.append(ExpiredTask(task_id, "", None))
                     continue
                 with self._locked(path) as lock_path:
                     if not self._expired(path.stat().st_mtime):  # used meanwhile
@@ -153,12 +160,18 @@ class StateStore(BaseStateStore):
                     path.unlink()
                     with suppress(FileNotFoundError):
                         lock_path.unlink()
-                try:
-                    record: dict[str, Any] | None = self.decode(raw)
-                except CorruptStateError:
-                    record = None
-                removed.append((task_id, record))
-        return removed
+                found.append(self._summary(task_id, raw))
+        if found and removed is not None and not dry_run:
+            removed(found)
+        return Cleared(removed=len(found), batches=1 if found else 0)
+
+    def _summary(self, task_id: str, raw: bytes) -> ExpiredTask:
+        try:
+            record = Record(self.decode(raw))
+        except CorruptStateError:
+            return ExpiredTask(task_id, "", None)
+        position = None if record.finished or not record.running else record.position
+        return ExpiredTask(task_id, str(record.flow or ""), position)
 
     # -- helpers -------------------------------------------------------------
 

@@ -23,6 +23,7 @@ __all__ = [
     "flow_graph",
     "to_dot",
     "to_mermaid",
+    "all_flowgraphs",
 ]
 
 _LAZY = {
@@ -37,6 +38,7 @@ _LAZY = {
     "flow_graph": "flowmachine.diagrams",
     "to_dot": "flowmachine.diagrams",
     "to_mermaid": "flowmachine.diagrams",
+    "all_flowgraphs": "flowmachine.web.diagram_views",
 }
 
 
@@ -52,3 +54,4 @@ if TYPE_CHECKING:
     from flowmachine.exceptions import FlowDefinitionError, InvalidJump
     from flowmachine.handler import FlowHandler
     from flowmachine.transition import Linear, Transition
+    from flowmachine.web.diagram_views import all_flowgraphs

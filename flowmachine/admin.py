@@ -19,10 +19,12 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
+from flowmachine import diagrams, registry
 from flowmachine.backends.base import decode_record
-from flowmachine.backends.db import TaskRecord
 from flowmachine.conf import flow_settings
 from flowmachine.exceptions import CorruptStateError
+from flowmachine.models import TaskRecord
+from flowmachine.record import Record
 
 
 def _cutoff() -> Any:
@@ -139,21 +141,17 @@ class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self.message_user(request, f"{count} task(s) expired.", messages.SUCCESS)
 
 
-def task_diagram(flow_name: str, record: dict[str, Any]) -> SafeString:
+def task_diagram(flow_name: str, raw: dict[str, Any]) -> SafeString:
     """The task's flow drawn as SVG with its position highlighted, or a note why not."""
-    from flowmachine._events import compiled_flow
-
-    try:
-        from flowmachine import diagrams
-    except ImportError:
-        return SafeString("-")
-    compiled = compiled_flow(flow_name)
+    compiled = registry.find_flow(flow_name)
     if compiled is None:
         return format_html("<p>{}</p>", f"No loaded handler serves the flow {flow_name!r}.")
-    history = [h for h in record.get("hist", []) if isinstance(h, str)]
+    record = Record(raw)
+    if not record.running or record.problems():
+        return SafeString("-")
     try:
         graph = diagrams.flow_graph(compiled)
-        highlight = diagrams.trace(graph, history, record.get("pos"))
+        highlight = diagrams.trace(graph, record.history, record.position)
         svg = diagrams.render(graph, "svg", highlight=highlight).decode()
     except diagrams.DiagramsUnavailable:
         return format_html("<p>{}</p>", f"Install the diagrams extra to see the flow: {diagrams.INSTALL_HINT}")

@@ -15,15 +15,20 @@ from django.core.exceptions import ImproperlyConfigured
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 
+from flowmachine import registry
+from flowmachine.backends import get_store
+from flowmachine.backends import redis as redis_store
+from flowmachine.backends.base import BaseStateStore
+from flowmachine.binding import session_binder
 from flowmachine.components import Action
 from flowmachine.conf import flow_settings
+from flowmachine.engine import funnel
+from flowmachine.machine.dataflow import ERROR, data_flow_findings
 
 
 def _load_urls() -> None:
-    from django.urls import get_resolver
-
     try:
-        get_resolver().url_patterns  # noqa: B018  (builds every handler's patterns)
+        registry.load_urlconf()
     except Exception:  # noqa: S110  (Django's own URL check reports a broken URLconf)
         pass
 
@@ -31,14 +36,12 @@ def _load_urls() -> None:
 @checks.register("flowmachine")
 def check_flow_definitions(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Report each compile problem of every registered flow, and URL clashes."""
-    from flowmachine.handler import _handlers
-
     _load_urls()
     messages: list[checks.CheckMessage] = []
-    for handler in _handlers:
-        for compiled in handler.flows.values():
-            for problem in compiled.problems:
-                messages.append(checks.Error(problem.msg, hint=problem.hint, obj=problem.obj, id=problem.id))
+    for _, compiled in registry.compiled_flows():
+        for problem in compiled.problems:
+            messages.append(checks.Error(problem.msg, hint=problem.hint, obj=problem.obj, id=problem.id))
+    for handler in registry.handlers():
         for problem in handler.problems:
             messages.append(checks.Error(problem.msg, hint=problem.hint, obj=problem.obj, id=problem.id))
     return messages
@@ -47,19 +50,16 @@ def check_flow_definitions(app_configs: Any = None, **kwargs: Any) -> list[check
 @checks.register("flowmachine", checks.Tags.templates)
 def check_actions_can_render(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Every action of every flow names a template that exists."""
-    from flowmachine.handler import _handlers
-
     _load_urls()
     messages: list[checks.CheckMessage] = []
     seen: set[type] = set()
-    for handler in _handlers:
-        for compiled in handler.flows.values():
-            for place in compiled.places.values():
-                component = place.component
-                if not place.is_action or component in seen:
-                    continue
-                seen.add(component)
-                messages.extend(_check_template(place.name, component))
+    for _, compiled in registry.compiled_flows():
+        for place in compiled.places.values():
+            component = place.component
+            if not place.is_action or component in seen:
+                continue
+            seen.add(component)
+            messages.extend(_check_template(place.name, component))
     return messages
 
 
@@ -95,9 +95,6 @@ def _check_template(where: str, action: type) -> list[checks.CheckMessage]:
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """The configured store and binder can be loaded and have what they need."""
     messages: list[checks.CheckMessage] = []
-    from flowmachine.binding import session_binder
-    from flowmachine.stores import get_store
-
     try:
         binder = flow_settings.FLOWS_TASK_BINDER
     except ImproperlyConfigured as exc:
@@ -124,12 +121,30 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         )
     else:
         messages.extend(_check_connect_timeout(store))
+    messages.extend(_check_funnel())
     return messages
 
 
-def _check_connect_timeout(store: Any) -> list[checks.CheckMessage]:
+def _check_funnel() -> list[checks.CheckMessage]:
+    """E021: ``FLOWS_FUNNEL`` names no funnel backend, or the Redis one without redis-py."""
+    try:
+        kind = funnel.backend()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), hint="Set FLOWS_FUNNEL to None, 'db' or 'redis'.", id="flowmachine.E021")]
+    if kind == "redis" and redis_store.redis is None:
+        return [
+            checks.Error(
+                'FLOWS_FUNNEL = "redis" needs redis-py, which is not installed.',
+                hint='pip install "django-flowmachine[redis]", or set FLOWS_FUNNEL = "db".',
+                id="flowmachine.E021",
+            )
+        ]
+    return []
+
+
+def _check_connect_timeout(store: BaseStateStore) -> list[checks.CheckMessage]:
     """W019: the db store on PostgreSQL without ``connect_timeout`` waits minutes (or forever) for a lost server."""
-    alias = getattr(store, "db_alias", None)
+    alias = store.db_alias
     database = settings.DATABASES.get(alias or "", {})
     if "postgresql" not in str(database.get("ENGINE", "")):
         return []
@@ -149,18 +164,14 @@ def _check_connect_timeout(store: Any) -> list[checks.CheckMessage]:
 @checks.register("flowmachine")
 def check_data_flow(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Over every path of every flow: reads are written first, and no action is unreachable or a dead end."""
-    from flowmachine._dataflow import ERROR, data_flow_findings
-    from flowmachine.handler import _handlers
-
     _load_urls()
     messages: list[checks.CheckMessage] = []
     seen: set[type] = set()
-    for handler in _handlers:
-        for entry, compiled in handler.flows.items():
-            if compiled.problems or entry in seen:
-                continue
-            seen.add(entry)
-            for finding in data_flow_findings(compiled):
-                kind = checks.Error if finding.level == ERROR else checks.Warning
-                messages.append(kind(finding.msg, hint=finding.hint, obj=finding.obj, id=finding.id))
+    for _, compiled in registry.compiled_flows():
+        if compiled.problems or compiled.component in seen:
+            continue
+        seen.add(compiled.component)
+        for finding in data_flow_findings(compiled):
+            kind = checks.Error if finding.level == ERROR else checks.Warning
+            messages.append(kind(finding.msg, hint=finding.hint, obj=finding.obj, id=finding.id))
     return messages

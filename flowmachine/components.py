@@ -11,20 +11,17 @@ into a state machine by :class:`flowmachine.FlowHandler`.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Union
+from typing import Any, ClassVar, Union
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponseBase
 from django.views.generic.edit import FormView
 
-if TYPE_CHECKING:
-    from flowmachine._engine import Task
-    from flowmachine._machine import Place
+from flowmachine import registry
 
-__all__ = ["COMPLETE", "Action", "Scaffold", "FlowComponent", "Target"]
+__all__ = ["COMPLETE", "Action", "Scaffold", "FlowComponent", "Target", "Jump"]
 
 
 class _Complete:
@@ -45,9 +42,6 @@ class _Complete:
 
 
 COMPLETE = _Complete()
-
-#: Every component class by name, so ``action_set`` can hold names.
-_registry: dict[str, list[type[FlowComponent]]] = defaultdict(list)
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
@@ -81,7 +75,7 @@ class FlowComponent:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("_abstract"):
             return
-        _registry[cls.__name__].append(cls)
+        registry.register_component(cls)
 
     @classmethod
     def component_name(cls) -> str:
@@ -100,8 +94,8 @@ class FlowComponent:
 Target = Union[str, type[FlowComponent]]  # noqa: UP007  (a runtime alias: Python 3.10 needs Union here)
 
 
-class _Jump:
-    """An explicit jump, as returned by ``send_to`` or a target in ``form_valid``."""
+class Jump:
+    """An explicit jump: what ``send_to`` returns (a target returned by ``form_valid`` becomes one)."""
 
     __slots__ = ("target", "errors")
 
@@ -128,10 +122,13 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
     #: (see the testing guide for what path generation then assumes).
     jumps: ClassVar[Sequence[Target] | None] = None
 
-    # Set by the view layer before dispatch.
-    task: Task
-    place: Place
+    # Set by the engine before dispatch: the running task (flowmachine.engine.task.Task),
+    # this action's place in the compiled flow, and the task's state.
+    task: Any
+    place: Any
     state: dict[str, Any]
+    #: True while the page is shown afresh for a refused POST (its data is not bound to the form).
+    showing_afresh: bool = False
 
     def get_form_class(self) -> type[forms.BaseForm]:
         return self.form_class or forms.Form
@@ -151,13 +148,25 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
             return outcome
         return self.form_invalid(form)
 
+    def show_afresh(self) -> HttpResponseBase:
+        """The page as a GET shows it, whatever the request (a POST refused as out of date)."""
+        self.showing_afresh = True
+        return self.render_to_response(self.get_context_data())
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = super().get_form_kwargs()
+        if self.showing_afresh:
+            kwargs.pop("data", None)
+            kwargs.pop("files", None)
+        return kwargs
+
     def form_valid(self, form: forms.BaseForm) -> Any:
         """Act on valid data; return COMPLETE, a target, or an HttpResponse."""
         return COMPLETE
 
     def get_form(self, form_class: type[forms.BaseForm] | None = None) -> forms.BaseForm:
         form: forms.BaseForm = super().get_form(form_class)
-        if self.request.method in ("GET", "HEAD"):
+        if self.request.method in ("GET", "HEAD") or self.showing_afresh:
             errors = self.task.pop_errors()
             if errors:
                 # form.add_error() needs cleaned_data, which an unbound form lacks.
@@ -170,18 +179,41 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
         for key, value in self.state.items():
             context.setdefault(key, value)
         context["state"] = self.state
-        context["flow"] = self.task.context(self.request, self.place)
+        context["flow"] = self.task.context(self.place)
         context["flows_back_url"] = context["flow"].back_url
         return context
 
-    def send_to(self, target: Target, with_errors: Sequence[str] | None = None) -> _Jump:
+    def send_to(self, target: Target, with_errors: Sequence[str] | None = None) -> Jump:
         """Jump to *target*, showing *with_errors* on its form."""
-        return _Jump(target, with_errors)
+        return Jump(target, with_errors)
 
     def link_to(self, target: Target, **query: Any) -> str:
         """URL of a link that jumps from this page to *target* in the same task."""
         name = target if isinstance(target, str) else target.component_name()
-        return self.task.jump_link(self.request, self.place, name, query)
+        return str(self.task.urls.jump_link(self.place, name, query))
+
+    def url_of(self, step: Target | None = None, **query: Any) -> str:
+        """The URL of *step* (an action of this flow; default: this one) in this task, with *query*.
+
+        A step the task has not reached redirects to the current step when
+        followed; a step on the back trail goes back to it.
+        """
+        place = self.place if step is None else self.place.flow_place(step)
+        return str(self.task.urls.url_for(place, query or None))
+
+    @property
+    def trail(self) -> tuple[Any, ...]:
+        """The steps walked to reach this page, oldest first: each has ``name``, ``title``, ``url``
+        and ``component`` (the progress trail of ``flow.progress.trail``)."""
+        return tuple(self.task.context(self.place).trail)
+
+    def set_trail(self, steps: Sequence[Target]) -> None:
+        """Make *steps* (actions of this flow, in order) the back trail and the progress trail.
+
+        For a summary page that shows the path the answers describe: after a
+        "Change" link came back to it, or when a branch was left for another.
+        """
+        self.task.set_trail([self.place.flow_place(step) for step in steps])
 
 
 class Scaffold(FlowComponent):
@@ -198,7 +230,8 @@ class Scaffold(FlowComponent):
     #: On an entry point: the state keys every task starts with (``initial_state``).
     initial_keys: ClassVar[Sequence[str]] = ()
 
-    def __init__(self, request: HttpRequest, task: Task, place: Place) -> None:
+    def __init__(self, request: HttpRequest, task: Any, place: Any) -> None:
+        """Set up for one request of *task* (the running task) at *place* (this scaffold in the flow)."""
         self.request = request
         self.task = task
         self.place = place

@@ -2,7 +2,8 @@
 
 Every ``FLOWS_*`` name is looked up on first use and cached; the cache is
 cleared when Django's ``setting_changed`` signal fires, so ``override_settings``
-works in tests.
+works in tests. Other caches built from settings (the store instances, Redis
+clients) listen to the same signal for the settings they depend on.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
@@ -59,8 +61,6 @@ class FlowSettings:
             try:
                 value = import_string(value)
             except ImportError as exc:
-                from django.core.exceptions import ImproperlyConfigured
-
                 raise ImproperlyConfigured(f"Could not import {value!r} for the setting {name}: {exc}") from exc
         self._cache[name] = value
         return value
@@ -75,9 +75,6 @@ flow_settings = FlowSettings()
 def _reload(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("FLOWS_"):
         flow_settings.reload()
-        from flowmachine import stores
-
-        stores.reset()
 
 
 setting_changed.connect(_reload)

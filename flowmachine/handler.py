@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 
-from flowmachine import _events
-from flowmachine._engine import Task
-from flowmachine._machine import CompiledFlow, Place, Problem
-from flowmachine._views import FlowEndpoint, broken_flow_view
+from flowmachine import registry
+from flowmachine.backends import get_store
+from flowmachine.backends.base import BaseStateStore
 from flowmachine.components import Scaffold
 from flowmachine.conf import flow_settings
+from flowmachine.engine import events
+from flowmachine.engine.task import Task
 from flowmachine.exceptions import FlowDefinitionError
-from flowmachine.stores import get_store
+from flowmachine.machine.compiler import CompiledFlow, Problem
+from flowmachine.web.urls import url_patterns
 
 logger = logging.getLogger("flowmachine")
-
-#: Every handler created in this process, for system checks and diagrams.
-_handlers: list[FlowHandler] = []
-
-_CONVERTER_NAME = re.compile(r"<(?:([^>:]+):)?[^>]+>")
 
 
 class FlowHandler:
@@ -47,8 +43,9 @@ class FlowHandler:
         self.on_complete_url = on_complete_url
         self._entry_points: list[type[Scaffold]] = []
         self._flows: dict[type[Scaffold], CompiledFlow] = {}
+        #: URL clashes found when ``urls`` was last built (reported by ``manage.py check``).
         self.problems: list[Problem] = []
-        _handlers.append(self)
+        registry.register_handler(self)
 
     def register_entry_point(self, flow: type[Scaffold]) -> None:
         """Serve *flow* (a Scaffold) from this handler; compiled when ``urls`` is built."""
@@ -56,6 +53,11 @@ class FlowHandler:
             raise FlowDefinitionError(f"register_entry_point() takes a Scaffold subclass, not {flow!r}.")
         if flow not in self._entry_points:
             self._entry_points.append(flow)
+
+    @property
+    def entry_points(self) -> tuple[type[Scaffold], ...]:
+        """The registered entry-point scaffolds, in registration order."""
+        return tuple(self._entry_points)
 
     # -- compiling and URLs -----------------------------------------------------
 
@@ -73,78 +75,27 @@ class FlowHandler:
     @property
     def urls(self) -> Any:
         """URL patterns for ``include()``: each action of each flow at its own path."""
-        from flowmachine._graph_views import handler_flowgraph
-
-        # In DEBUG only (404 otherwise): the diagram of this handler's flows.
-        patterns: list[URLPattern] = [path(".flowgraph", handler_flowgraph(self), name="flowgraph")]
-        routes: dict[str, tuple[CompiledFlow, Place]] = {}
-        self.problems = []
-        for compiled in self.flows.values():
-            if compiled.problems:
-                broken = broken_flow_view(compiled)
-                patterns.append(path(compiled.root.route, broken, name=compiled.root.url_name))
-                for place in compiled.places.values():
-                    if place.is_action and place.route != compiled.root.route:
-                        patterns.append(path(place.route, broken, name=place.url_name))
-                continue
-            entry_claimed = False
-            for place in compiled.places.values():
-                if not place.is_action:
-                    continue
-                key = _CONVERTER_NAME.sub("<>", place.route)
-                if key in routes:
-                    other = routes[key][1]
-                    self._clash(place, other)
-                    continue
-                routes[key] = (compiled, place)
-                entry = place.route == compiled.root.route
-                entry_claimed = entry_claimed or entry
-                view = FlowEndpoint(self, compiled, place, entry=entry)
-                patterns.append(path(place.route, view, name=place.url_name))
-            if not entry_claimed:
-                key = _CONVERTER_NAME.sub("<>", compiled.root.route)
-                if key in routes:
-                    self._clash(compiled.root, routes[key][1])
-                    continue
-                routes[key] = (compiled, compiled.root)
-                view = FlowEndpoint(self, compiled, None, entry=True)
-                patterns.append(path(compiled.root.route, view, name=compiled.root.url_name))
-            else:
-                # The entry shares its path with the first action; name it too.
-                first = compiled.root.first_leaf()
-                patterns.append(
-                    path(
-                        compiled.root.route,
-                        FlowEndpoint(self, compiled, first, entry=True),
-                        name=compiled.root.url_name,
-                    )
-                )
+        patterns, self.problems = url_patterns(self, list(self.flows.values()))
+        for problem in self.problems:
+            logger.error("%s: %s", problem.id, problem.msg)
         if self.app_namespace:
             return patterns, self.app_namespace
         return patterns
 
-    def _clash(self, place: Place, other: Place) -> None:
-        problem = Problem(
-            "flowmachine.E004",
-            f"The URL {place.route!r} of {place.name} clashes with {other.name} in the same handler.",
-            f"Give {place.component.__name__} or one of its scaffolds a distinct url.",
-            place.component,
-        )
-        self.problems.append(problem)
-        logger.error("%s: %s", problem.id, problem.msg)
-
     # -- tasks --------------------------------------------------------------------
 
-    def get_store(self) -> Any:
+    def get_store(self) -> BaseStateStore:
         """The state store this handler uses now."""
         if self.state_store is None or isinstance(self.state_store, str):
             return get_store(self.state_store)
-        return self.state_store
+        return self.state_store  # type: ignore[no-any-return]
 
     def binder_value(self, request: HttpRequest) -> str:
+        """What binds a task to this requester (``FLOWS_TASK_BINDER``)."""
         return str(flow_settings.FLOWS_TASK_BINDER(request))
 
     def compiled(self, flow: type[Scaffold]) -> CompiledFlow:
+        """The compiled flow of the entry point *flow*; raise if it is not served here or cannot run."""
         try:
             compiled = self.flows[flow]
         except KeyError:
@@ -174,10 +125,11 @@ class FlowHandler:
             on_complete=on_complete_url,
             url_kwargs=url_kwargs,
         )
-        counts = _events.before_save(request, task)
-        self.get_store().put_state(task.id, task.next_record())
-        task.record["version"] = 1
-        _events.after_save(request, flow, task, counts)
+        counts = events.before_save(request, task)
+        raw = task.next_record()
+        self.get_store().put_state(task.id, raw)
+        task.saved(raw)
+        events.after_save(request, flow, task, counts)
         return task
 
     def flow_entry_link(

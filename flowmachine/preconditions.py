@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponseBase
 
+from flowmachine.pages import error_page
+
 if TYPE_CHECKING:
     from flowmachine.components import FlowComponent
 
@@ -48,14 +50,12 @@ class RequiredState(Precondition):
             component.place.name,
             ", ".join(missing),
         )
-        from flowmachine._views import error_page
-
         return error_page(
             request,
             "missing_state",
             status=409,
             detail=", ".join(missing),
-            restart_url=task.restart_url(request),
+            restart_url=task.urls.restart(),
         )
 
     def __repr__(self) -> str:
@@ -72,7 +72,7 @@ class LoginRequired(Precondition):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             return None
-        return redirect_to_login(component.task.resume_url(request), self.login_url)
+        return redirect_to_login(component.task.urls.resume(), self.login_url)
 
     def __repr__(self) -> str:
         return f"LoginRequired(login_url={self.login_url!r})"

@@ -10,8 +10,8 @@ from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.utils import timezone
 
-from flowmachine.backends.db import TaskRecord
-from flowmachine.stores import get_store
+from flowmachine.backends import get_store
+from flowmachine.models import TaskRecord
 from tests.survey_flows import AGE, COLOUR
 from tests.walker import Walker
 

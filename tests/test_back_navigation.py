@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flowmachine.backends.db import TaskRecord
-from flowmachine.stores import get_store
+from flowmachine.backends import get_store
+from flowmachine.models import TaskRecord
 from tests.models import Order
 from tests.walker import Walker
 

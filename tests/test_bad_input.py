@@ -18,10 +18,10 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from flowmachine.backends import get_store
 from flowmachine.backends.base import decode_record, encode_record
-from flowmachine.backends.db import TaskRecord
 from flowmachine.exceptions import InvalidJump, StateEncodingError
-from flowmachine.stores import get_store
+from flowmachine.models import TaskRecord
 from tests.models import Order
 from tests.walker import Walker
 

@@ -6,10 +6,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from flowmachine.backends import get_store
 from flowmachine.backends.base import decode_record
-from flowmachine.backends.db import TaskRecord
 from flowmachine.binding import SESSION_KEY
-from flowmachine.stores import get_store
+from flowmachine.models import TaskRecord
 from tests.models import Order
 from tests.walker import Walker
 

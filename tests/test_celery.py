@@ -25,7 +25,7 @@ from django.db import connection
 from django.utils import timezone
 
 from flowmachine.backends.base import encode_record
-from flowmachine.backends.db import TaskRecord
+from flowmachine.models import TaskRecord
 
 pytestmark = pytest.mark.slow
 
@@ -138,7 +138,7 @@ def test_the_worker_deletes_expired_rows_of_the_database_store():
 def test_the_worker_cleans_the_tmpfile_store(tmp_path):
     from django.test import override_settings
 
-    from flowmachine.stores import get_store
+    from flowmachine.backends import get_store
 
     with override_settings(FLOWS_TMPFILE_DIR=str(tmp_path)):
         store = get_store("flowmachine.backends.tmpfile")

@@ -6,9 +6,8 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from flowmachine import Action, FlowHandler, Linear, Scaffold
+from flowmachine import Action, FlowHandler, Linear, Scaffold, registry
 from flowmachine.checks import check_actions_can_render, check_flow_definitions, check_settings
-from flowmachine.handler import _handlers
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ def make_handler():
 
     yield make
     for handler in created:
-        _handlers.remove(handler)
+        registry.unregister_handler(handler)
 
 
 def ids(messages):
@@ -167,8 +166,7 @@ def test_ambiguous_names_are_reported():
     twin_a = type("Twin", (Action,), {"__module__": "somewhere.a", "template_name": "x.html"})
     twin_b = type("Twin", (Action,), {"__module__": "somewhere.b", "template_name": "x.html"})
     holder = type("HoldsTwin", (Scaffold,), {"action_set": ["Twin"], "__module__": here.__name__})
-    from flowmachine._machine import CompiledFlow
-    from flowmachine.components import _registry
+    from flowmachine.machine.compiler import CompiledFlow
 
     try:
         assert "flowmachine.E010" in ids(CompiledFlow(holder).problems)
@@ -176,11 +174,11 @@ def test_ambiguous_names_are_reported():
         assert CompiledFlow(dotted).problems == []
     finally:
         for twin in (twin_a, twin_b):
-            _registry["Twin"].remove(twin)
+            registry.unregister_component(twin)
 
 
 def test_names_must_be_identifiers():
-    from flowmachine._machine import CompiledFlow
+    from flowmachine.machine.compiler import CompiledFlow
 
     weird = type("__Weird", (Action,), {})
     holder = type("HoldsWeird", (Scaffold,), {"action_set": [weird]})
@@ -229,7 +227,7 @@ def test_a_broken_flow_answers_with_its_problems(make_handler, client, settings)
 
 
 def test_linear_is_accepted_as_class_or_instance():
-    from flowmachine._machine import CompiledFlow
+    from flowmachine.machine.compiler import CompiledFlow
 
     as_instance = type("LinearInstance", (Scaffold,), {"transition": Linear(), "action_set": [Fine, Other]})
     assert CompiledFlow(as_instance).problems == []

@@ -15,9 +15,9 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from flowmachine.backends import get_store
 from flowmachine.backends.base import encode_record
-from flowmachine.backends.db import TaskRecord
-from flowmachine.stores import get_store
+from flowmachine.models import TaskRecord
 
 pytestmark = pytest.mark.django_db
 

@@ -85,7 +85,7 @@ def test_two_tabs_racing_on_one_step_store_only_the_winner(store, shopper):
     if store == "redis":
         overrides["FLOWS_REDIS_KEY_PREFIX"] = f"fm-test-{uuid.uuid4().hex}:"
     with override_settings(**overrides):
-        from flowmachine.stores import get_store
+        from flowmachine.backends import get_store
 
         client = Client()
         walker = Walker(client).start()

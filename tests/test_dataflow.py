@@ -7,11 +7,10 @@ from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from flowmachine import Action, FlowHandler, Linear, Scaffold, Transition
-from flowmachine._dataflow import data_flow_findings, reads_of
-from flowmachine._machine import CompiledFlow
+from flowmachine import Action, FlowHandler, Linear, Scaffold, Transition, registry
 from flowmachine.checks import check_data_flow
-from flowmachine.handler import _handlers
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.dataflow import data_flow_findings, reads_of
 from flowmachine.preconditions import RequiredState
 
 
@@ -36,7 +35,7 @@ def served():
 
     yield serve
     for handler in created:
-        _handlers.remove(handler)
+        registry.unregister_handler(handler)
 
 
 class DfStep(Action):

@@ -47,8 +47,8 @@ from hypothesis.stateful import precondition, rule
 from shop.management.commands.seed_demo import EMAIL, PASSWORD, SAVED_CARD, USERNAME
 from shop.models import Order, Product, SavedPaymentMethod
 
-from flowmachine.backends.db import TaskRecord
 from flowmachine.binding import SESSION_KEY
+from flowmachine.models import TaskRecord
 from tests.test_random_walk import PROFILE, STATS, DbRaw, FlowWalk, RedisRaw, TaskModel, _run, hidden_values
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("demo_site.urls")]

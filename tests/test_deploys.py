@@ -2,7 +2,7 @@
 
 The flows are built here in versions: v1, and v2 variants that remove,
 rename, move or reorder components. A task is walked under v1 and read by
-v2; the policy of ``flowmachine._migrate`` decides where it resumes.
+v2; the policy of ``flowmachine.machine.deploys`` decides where it resumes.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 from django.urls import include, path
 
-from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold
-from flowmachine._engine import Task
-from flowmachine._machine import CompiledFlow
-from flowmachine._migrate import fingerprint, plan, relocation
+from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold, registry
+from flowmachine.backends import get_store
+from flowmachine.engine.task import Task
 from flowmachine.exceptions import CorruptStateError
-from flowmachine.handler import _handlers
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.deploys import fingerprint, plan, relocation
 from flowmachine.management.commands.flowtasks import find_stranded
-from flowmachine.stores import get_store
+from flowmachine.record import Record
 
 
 class ValueForm(forms.Form):
@@ -72,15 +72,15 @@ def walk(flow: CompiledFlow, steps: int) -> Task:
     task = Task.start(flow, None, "binder")
     for _ in range(steps):
         place = task.current_place
-        task.record.setdefault("ans", {})[place.name] = {"value": place.local_name.lower()}
+        task.record.raw.setdefault("ans", {})[place.name] = {"value": place.local_name.lower()}
         task.state[place.local_name] = place.local_name.lower()
         task.advance(COMPLETE)
-    task.record["version"] = 5
+    task.record.raw["version"] = 5
     return task
 
 
 def resume(task: Task, flow: CompiledFlow) -> Task:
-    return Task(task.id, copy.deepcopy(task.record), flow, None)
+    return Task.load(task.id, copy.deepcopy(task.record.raw), flow, None)
 
 
 AT_PHONE = 3  # DpStart, DpName, DpEmail done
@@ -96,7 +96,7 @@ def test_a_task_under_the_same_definition_is_not_touched():
     again = resume(task, compiled(v1()))
     assert again.current_place.name == "DpSignup.DpDetails.DpPhone"
     assert again.relocated is None and not again.modified
-    assert again.record == task.record
+    assert again.record.raw == task.record.raw
 
 
 def test_the_same_action_still_there_resumes_there_and_keeps_everything():
@@ -108,7 +108,7 @@ def test_the_same_action_still_there_resumes_there_and_keeps_everything():
     assert again.current_place.name == "DpSignup.DpDetails.DpPhone"
     assert again.relocated is None
     assert again.modified  # the new fingerprint is saved with the next write
-    assert again.record["fp"] == fingerprint(v2) != task.record["fp"]
+    assert again.record.raw["fp"] == fingerprint(v2) != task.record.raw["fp"]
     assert again.state == task.state
     assert again.history == task.history
 
@@ -128,7 +128,7 @@ def test_a_removed_action_resumes_at_the_first_action_of_its_surviving_scaffold(
     assert again.state == task.state  # the data is kept
     # moved back to a visited step: the history is cut there, as Back would
     assert again.history == ["DpSignup.DpStart"]
-    assert again.record["at"] == task.version + 1
+    assert again.record.raw["at"] == task.version + 1
 
 
 def test_a_removed_scaffold_resumes_at_the_first_action_of_the_flow():
@@ -206,7 +206,7 @@ def test_reordered_scaffolds_keep_the_position_and_the_history():
     details = scaffold("DpDetails", [action("DpName"), action("DpEmail"), action("DpPhone")])
     extras = scaffold("DpExtras", [action("DpNewsletter"), action("DpReferral")])
     v2 = compiled(scaffold("DpSignup", [action("DpStart"), extras, details, action("DpReview")]))
-    assert fingerprint(v2) != task.record["fp"]
+    assert fingerprint(v2) != task.record.raw["fp"]
     again = resume(task, v2)
     assert again.current_place.name == "DpSignup.DpExtras.DpReferral"
     assert again.relocated is None
@@ -225,21 +225,21 @@ def test_a_scaffold_replaced_by_an_action_of_its_name_takes_its_tasks():
 def test_a_position_that_never_existed_under_the_same_definition_is_still_corrupt():
     flow = compiled(v1())
     task = walk(flow, 1)
-    record = copy.deepcopy(task.record)
+    record = copy.deepcopy(task.record.raw)
     record["pos"] = "DpSignup.DpNoSuchStep"
     with pytest.raises(CorruptStateError):
-        Task(task.id, record, flow, None)
+        Task.load(task.id, record, flow, None)
 
 
 def test_a_record_without_a_fingerprint_is_taken_as_it_is():
     flow = compiled(v1())
     task = walk(flow, 1)
-    record = copy.deepcopy(task.record)
+    record = copy.deepcopy(task.record.raw)
     del record["fp"]
-    assert relocation(flow, record) is None
+    assert relocation(flow, Record(record)) is None
     record["pos"] = "DpSignup.DpGone"
     with pytest.raises(CorruptStateError):
-        Task(task.id, record, flow, None)
+        Task.load(task.id, record, flow, None)
 
 
 def test_the_fingerprint_is_short_stable_and_follows_the_shape():
@@ -250,7 +250,7 @@ def test_the_fingerprint_is_short_stable_and_follows_the_shape():
     extras = scaffold("DpExtras", [action("DpNewsletter"), action("DpReferral")])
     other_transition = compiled(scaffold("DpSignup", [action("DpStart"), details, extras, action("DpReview")]))
     assert fingerprint(other_transition) != fingerprint(one)
-    assert walk(one, 0).record["fp"] == fingerprint(one)
+    assert walk(one, 0).record.raw["fp"] == fingerprint(one)
 
 
 # -- over HTTP, with the URLconf swapped as a deploy would -----------------------------------------
@@ -259,9 +259,8 @@ def test_the_fingerprint_is_short_stable_and_follows_the_shape():
 @pytest.fixture
 def isolated_handlers():
     """Handlers made by a test are dropped afterwards (they register themselves globally)."""
-    saved = list(_handlers)
-    yield
-    _handlers[:] = saved
+    with registry.isolated():
+        yield
 
 
 def urlconf(root: type[Scaffold]) -> type:
@@ -347,7 +346,8 @@ def test_flowtasks_stranded_lists_the_tasks_a_deploy_would_move(client, isolated
         at_name = walk_over_http(client, 1)
         finished = walk_over_http(client, 7)
     new = urlconf(moved_phone())
-    monkeypatch.setattr("flowmachine.handler._handlers", [h for h in _handlers if h is _handlers[-1]])
+    newest = registry.handlers()[-1]
+    monkeypatch.setattr(registry, "_handlers", [newest])
     out = StringIO()
     with override_settings(ROOT_URLCONF=new):
         call_command("flowtasks", "--stranded", stdout=out)
@@ -379,7 +379,7 @@ def test_flowtasks_stranded_lists_the_tasks_a_deploy_would_move(client, isolated
 @pytest.mark.django_db
 def test_flowtasks_with_nothing_to_move_and_the_counts(client, isolated_handlers, monkeypatch):
     conf = urlconf(v1())
-    monkeypatch.setattr("flowmachine.handler._handlers", [_handlers[-1]])
+    monkeypatch.setattr(registry, "_handlers", [registry.handlers()[-1]])
     with override_settings(ROOT_URLCONF=conf):
         walk_over_http(client, 1)
         walk_over_http(client, 1)
@@ -396,12 +396,12 @@ def test_flowtasks_with_nothing_to_move_and_the_counts(client, isolated_handlers
 def test_find_stranded_reports_unserved_flows_and_lost_positions():
     flow = compiled(v1())
     task = walk(flow, 1)
-    legacy = copy.deepcopy(task.record)
+    legacy = copy.deepcopy(task.record.raw)
     del legacy["fp"]
     legacy["pos"] = "DpSignup.DpGone"
-    other = {**copy.deepcopy(task.record), "flow": "NoSuchFlow"}
+    other = {**copy.deepcopy(task.record.raw), "flow": "NoSuchFlow"}
     rows = find_stranded(
-        [("a" * 32, legacy), ("b" * 32, other), ("c" * 32, None), ("d" * 32, task.record)], {"DpSignup": flow}
+        [("a" * 32, legacy), ("b" * 32, other), ("c" * 32, None), ("d" * 32, task.record.raw)], {"DpSignup": flow}
     )
     assert [(r.task_id[0], r.reason) for r in rows] == [
         ("a", "saved without a fingerprint; gone: 410"),

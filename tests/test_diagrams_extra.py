@@ -104,7 +104,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.test.utils import setup_test_environment
 from django.urls import include, path
-from flowmachine.diagrams import all_flowgraphs
+from flowmachine import all_flowgraphs
 from tests.flows import handler
 
 setup_test_environment()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from flowmachine import Action, Linear, Scaffold, Transition
-from flowmachine._machine import CompiledFlow
 from flowmachine.diagrams import flow_graph, render, to_dot, to_mermaid, trace
 from flowmachine.exceptions import FlowDefinitionError
+from flowmachine.machine.compiler import CompiledFlow
 from tests.flows import Greeting, Purchase, handler
 from tests.test_diagrams_support import EDGE_LINE, check_drawn_completely, dot_facts
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flowmachine._machine import FINAL, CompiledFlow
 from flowmachine.exceptions import InvalidJump
+from flowmachine.machine.compiler import FINAL, CompiledFlow
 
 EDGE_LINE = re.compile(r'^\s*(\S+) (-->|==>|-\.->)(?:\|"([^"]*)"\|)? (\S+)$')
 

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import include, path, reverse
 
-from flowmachine.diagrams import all_flowgraphs
+from flowmachine import all_flowgraphs
 from tests.flows import handler, plain_handler, second_handler
 from tests.test_diagrams_support import dot_facts
 from tests.walker import Walker
@@ -152,8 +152,7 @@ def test_the_site_wide_page_shows_every_handlers_flows(client, debug):
 def test_the_site_wide_page_lists_the_problems_of_a_broken_flow(client, debug, settings):
     import types
 
-    from flowmachine import FlowHandler, Scaffold
-    from flowmachine.handler import _handlers
+    from flowmachine import FlowHandler, Scaffold, registry
 
     class DiagramPageBrokenFlow(Scaffold):
         action_set = ["NoSuchStepForTheDiagramPage"]
@@ -172,4 +171,4 @@ def test_the_site_wide_page_lists_the_problems_of_a_broken_flow(client, debug, s
         assert html.count("<svg") == 1
         assert "flowmachine.E002" in html and "NoSuchStepForTheDiagramPage" in html
     finally:
-        _handlers.remove(broken)
+        registry.unregister_handler(broken)

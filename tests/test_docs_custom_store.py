@@ -27,7 +27,7 @@ from django.core.cache import caches
 from django.test import override_settings
 
 import tests.test_store_contract as contract
-from flowmachine.stores import get_store
+from flowmachine.backends import get_store
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "stores.md"

@@ -15,9 +15,9 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from flowmachine import _funnel
-from flowmachine._machine import FINAL
-from flowmachine.backends.db import TaskRecord
+from flowmachine.engine import funnel as _funnel
+from flowmachine.machine.compiler import FINAL
+from flowmachine.models import TaskRecord
 from tests.survey_flows import AGE, COLOUR, NAME
 from tests.walker import Walker
 

@@ -3,7 +3,7 @@
 import pytest
 
 from flowmachine import COMPLETE, Action, FlowDefinitionError, InvalidJump, Linear, Scaffold, Transition
-from flowmachine._machine import FINAL, SEPARATOR, CompiledFlow
+from flowmachine.machine.compiler import FINAL, SEPARATOR, CompiledFlow
 
 
 class A(Action):

@@ -15,7 +15,7 @@ import pytest
 from django.test import Client, override_settings
 
 import tests.reliability_flows as flows
-from flowmachine.stores import get_store
+from flowmachine.backends import get_store
 from tests._servers import (
     AppServer,
     Browser,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flowmachine import Action, FlowDefinitionError, Linear, Scaffold, Transition
-from flowmachine._machine import FINAL
+from flowmachine.machine.compiler import FINAL
 from flowmachine.testing import (
     FlowGraph,
     FlowReplay,

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from flowmachine.stores import get_store
+from flowmachine.backends import get_store
 from tests.walker import Walker
 
 pytestmark = pytest.mark.django_db
@@ -58,8 +58,8 @@ def test_a_whole_checkout_stays_within_two_store_queries_per_request(client, sho
 
 
 def test_the_record_of_a_checkout_stays_small(client, shopper):
+    from flowmachine.backends import get_store
     from flowmachine.backends.base import encode_record
-    from flowmachine.stores import get_store
 
     walker = Walker(client).start()
     walker.post({"item": "lamp"})

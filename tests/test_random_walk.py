@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from flowmachine.backends.db import TaskRecord
-from flowmachine.stores import get_store
+from flowmachine.backends import get_store
+from flowmachine.models import TaskRecord
 
 _COMMON: dict[str, Any] = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
 settings.register_profile("ci", max_examples=12, stateful_step_count=40, **_COMMON)

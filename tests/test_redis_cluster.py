@@ -18,8 +18,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 from redis.cluster import RedisCluster
 
+from flowmachine.backends import get_store
 from flowmachine.exceptions import ConflictError
-from flowmachine.stores import get_store
 from tests._servers import REDIS_CLI, Tab, redis_sentinel
 from tests.models import Order
 

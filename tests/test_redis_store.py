@@ -22,8 +22,8 @@ from django.test import override_settings
 from redis.connection import parse_url
 
 import flowmachine.backends.redis as redis_store
+from flowmachine.backends import get_store
 from flowmachine.exceptions import ConflictError, CorruptStateError, StoreUnavailable
-from flowmachine.stores import get_store
 
 IDLE = 600
 URL = settings.REDIS_URL

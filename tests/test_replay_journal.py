@@ -9,9 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from flowmachine._engine import Task
+from flowmachine.backends import get_store
 from flowmachine.backends.base import encode_record
-from flowmachine.stores import get_store
+from flowmachine.engine.task import Task
 from flowmachine.testing import FlowReplay, ReplayError, ReplayMismatch, replay
 from tests.flows import Purchase
 from tests.test_replay import Anyone, RpFlow
@@ -157,8 +157,8 @@ def test_an_export_whose_state_differs_is_a_mismatch():
 
 def test_initial_state_is_journalled_with_the_start():
     task = Task.start(FlowReplay(Purchase).compiled, None, "", initial_state={"item": "mug"})
-    assert task.record["jrnl"][0][1:] == ["start", "ChooseItem", {"item": "mug"}]
-    assert replay(task.record["jrnl"], Purchase).state == {"item": "mug"}
+    assert task.record.raw["jrnl"][0][1:] == ["start", "ChooseItem", {"item": "mug"}]
+    assert replay(task.record.raw["jrnl"], Purchase).state == {"item": "mug"}
 
 
 def test_the_journal_of_a_long_checkout_stays_small():
@@ -176,13 +176,13 @@ def test_the_journal_compares_state_as_it_would_be_stored():
     task = Task.start(FlowReplay(Purchase).compiled, None, "", initial_state={"n": 1, "pair": ["a", "b"]})
     task.state.update(n=True, pair=("a", "b"))
     assert task.journal_changes()
-    assert task.record["jrnl"][-1][1:] == ["data", "ChooseItem", {"n": True}]
+    assert task.record.raw["jrnl"][-1][1:] == ["data", "ChooseItem", {"n": True}]
     task.state["basket"] = basket = {"items": ["mug"]}
     task.journal_changes()
     basket["items"].append("lamp")  # changed after it was journalled: the entry keeps what was logged
-    assert task.record["jrnl"][-1][3] == {"basket": {"items": ["mug"]}}
+    assert task.record.raw["jrnl"][-1][3] == {"basket": {"items": ["mug"]}}
     assert task.journal_changes()
     del task.state["pair"]
     assert task.journal_changes()
-    assert task.record["jrnl"][-1][3:] == [{}, ["pair"]]
+    assert task.record.raw["jrnl"][-1][3:] == [{}, ["pair"]]
     assert not task.journal_changes()

@@ -23,8 +23,8 @@ from django.test import Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path, resolve
 
-from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold
-from flowmachine._ids import TASK_ID_LENGTH, is_fresh_provisional, new_task_id
+from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold, registry
+from flowmachine.backends import get_store
 from flowmachine.backends.base import (
     COMPRESSED_MARK,
     MAX_DEPTH,
@@ -33,11 +33,10 @@ from flowmachine.backends.base import (
     decode_record,
     encode_record,
 )
-from flowmachine.backends.db import TaskRecord
 from flowmachine.conf import DEFAULTS
+from flowmachine.engine.ids import TASK_ID_LENGTH, is_fresh_provisional, new_task_id
 from flowmachine.exceptions import CorruptStateError
-from flowmachine.handler import _handlers
-from flowmachine.stores import get_store
+from flowmachine.models import TaskRecord
 from tests.models import Order
 from tests.walker import Walker
 
@@ -141,7 +140,7 @@ def test_login_required_sends_a_local_next_back_into_the_task(client, shopper):
 
 @pytest.mark.django_db
 def test_the_conflict_page_never_links_off_site(rf):
-    from flowmachine._views import _same_site
+    from flowmachine.web.serving import same_site as _same_site
 
     request = rf.get("/buy/item/")
     assert _same_site(request, "/buy/item/?_t=x") == "/buy/item/?_t=x"
@@ -319,16 +318,15 @@ class SecLinkFlow(Scaffold):
 
 @pytest.fixture
 def link_flow_urls():
-    saved = list(_handlers)
-    handler = FlowHandler(app_namespace="seclink", on_complete_url="/done/")
-    handler.register_entry_point(SecLinkFlow)
+    with registry.isolated():
+        handler = FlowHandler(app_namespace="seclink", on_complete_url="/done/")
+        handler.register_entry_point(SecLinkFlow)
 
-    class URLs:
-        urlpatterns = [path("links/", include(handler.urls))]
+        class URLs:
+            urlpatterns = [path("links/", include(handler.urls))]
 
-    with override_settings(ROOT_URLCONF=URLs):
-        yield
-    _handlers[:] = saved
+        with override_settings(ROOT_URLCONF=URLs):
+            yield
 
 
 @pytest.mark.django_db

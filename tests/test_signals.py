@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from flowmachine import signals
-from flowmachine._ids import new_task_id
-from flowmachine.backends.db import TaskRecord
+from flowmachine.engine.ids import new_task_id
+from flowmachine.models import TaskRecord
 from tests.survey_flows import AGE, COLOUR, NAME, Survey
 from tests.walker import Walker
 

@@ -14,7 +14,7 @@ import pytest
 from django.template import Context, Template
 from django.test import Client
 
-from flowmachine.stores import get_store
+from flowmachine.backends import get_store
 from tests.models import Order
 
 pytestmark = pytest.mark.django_db

@@ -26,11 +26,11 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone as dj_timezone
 
+from flowmachine.backends import get_store
 from flowmachine.backends.base import BaseStateStore
-from flowmachine.backends.db import TaskRecord
 from flowmachine.backends.tmpfile import StateStore as FileStore
 from flowmachine.exceptions import ConflictError, CorruptStateError, StateEncodingError
-from flowmachine.stores import get_store
+from flowmachine.models import TaskRecord
 
 IDLE = 900
 

@@ -24,11 +24,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
 
 from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold
-from flowmachine._machine import CompiledFlow, Place
+from flowmachine.backends import get_store
 from flowmachine.backends.base import COMPRESSED_MARK, decode_record, encode_record
 from flowmachine.backends.db import StateStore as DbStore
 from flowmachine.exceptions import CorruptStateError
-from flowmachine.stores import get_store
+from flowmachine.machine.compiler import CompiledFlow, Place
 from tests.walker import Walker
 
 TEMPLATE = "shop/step.html"

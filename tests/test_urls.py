@@ -13,7 +13,7 @@ def test_path_converters_are_carried_through_the_flow(client):
     assert walker.path == "/plain/product/7/size/"
     walker.post({})
     assert walker.path == "/plain/product/7/check/"
-    from flowmachine.stores import get_store
+    from flowmachine.backends import get_store
 
     assert get_store().get_state(walker.task_id)["data"]["product"] == 7
 

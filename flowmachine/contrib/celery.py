@@ -29,8 +29,8 @@ TASK_NAME = "flowmachine.cleanup"
 @shared_task(name=TASK_NAME, ignore_result=False)
 def cleanup_task(batch_size: int | None = None, store: str | None = None) -> dict[str, Any]:
     """Delete expired tasks of *store* (default ``FLOWS_STATE_STORE``) like ``manage.py cleanupflows``."""
-    from flowmachine._cleanup import cleanup
-    from flowmachine.stores import get_store
+    from flowmachine.backends import get_store
+    from flowmachine.engine.cleanup import cleanup
 
     result = cleanup(get_store(store), batch_size=batch_size)
     return {"store": result.store, "removed": result.removed, "abandoned": result.abandoned, "note": result.note}

@@ -37,7 +37,7 @@ _LAZY = {
     ),
     **dict.fromkeys(
         ["shortest_paths", "simple_paths", "coverage", "Coverage", "Edge", "FlowGraph", "FlowPath"],
-        "flowmachine._paths",
+        "flowmachine.machine.paths",
     ),
     **dict.fromkeys(["FlowClient", "FINISHED", "LINK"], "flowmachine.testing._client"),
 }
@@ -46,7 +46,7 @@ _LAZY = {
 __getattr__ = lazy_attributes("flowmachine.testing", _LAZY, globals())
 
 if TYPE_CHECKING:
-    from flowmachine._paths import (
+    from flowmachine.machine.paths import (
         Coverage,
         Edge,
         FlowGraph,

@@ -8,11 +8,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.urls import resolve, reverse
 
-from flowmachine._engine import JUMP_PARAM
-from flowmachine._machine import FINAL
-from flowmachine._paths import Edge, FlowGraph, FlowPath, compile_flow
+from flowmachine import registry
 from flowmachine.components import Scaffold, Target
 from flowmachine.conf import flow_settings
+from flowmachine.engine.urls import JUMP_PARAM
+from flowmachine.machine.compiler import FINAL
+from flowmachine.machine.paths import Edge, FlowGraph, FlowPath, compile_flow
+from flowmachine.record import Record
 
 __all__ = ["FINISHED", "LINK", "FlowClient"]
 
@@ -55,10 +57,8 @@ class FlowClient:
         if isinstance(flow, str):
             url = flow
         else:
-            from flowmachine.handler import _handlers
-
             self.graph = FlowGraph(compile_flow(flow))
-            self._handler = next((h for h in _handlers if flow in h._entry_points), None)
+            self._handler = registry.handler_serving(flow)
             if self._handler is None:
                 raise AssertionError(f"{flow.__name__} is not registered with any FlowHandler.")
             root = self.graph.flow.root
@@ -91,7 +91,8 @@ class FlowClient:
         """
         record = self.record
         if record is not None:
-            return FINISHED if "done" in record else str(record["pos"])
+            stored = Record(record)
+            return FINISHED if stored.finished else stored.position
         place = getattr(resolve(urlsplit(self.url).path).func, "place", None)
         assert place is not None, f"Task {self.task_id} is not in the store, and {self.url} is not a step."
         return str(place.name)
@@ -242,6 +243,6 @@ class FlowClient:
 
 
 def _default_store() -> Any:
-    from flowmachine.stores import get_store
+    from flowmachine.backends import get_store
 
     return get_store()

@@ -1,6 +1,6 @@
 """Driving a compiled flow without HTTP, and replaying a task's journal.
 
-:class:`FlowReplay` holds a real :class:`~flowmachine._engine.Task` and moves it
+:class:`FlowReplay` holds a real :class:`~flowmachine.engine.task.Task` and moves it
 with the engine's own ``check_preconditions`` and ``advance``, the calls the
 view layer makes for each request, so a replay takes exactly the transitions a
 user would. Actions' ``form_valid`` does not run: a step says what the action
@@ -17,11 +17,14 @@ from django.http import HttpRequest, HttpResponseBase
 from django.test import RequestFactory
 from django.urls import NoReverseMatch
 
-from flowmachine._engine import Refusal, Task, apply_entry
-from flowmachine._machine import FINAL, CompiledFlow, Place
-from flowmachine._paths import FlowGraph, FlowPath, compile_flow
-from flowmachine.components import COMPLETE, Scaffold, Target, _Jump
+from flowmachine import registry
+from flowmachine.components import COMPLETE, Jump, Scaffold, Target
+from flowmachine.engine.journal import apply_entry
+from flowmachine.engine.task import Refusal, Task
+from flowmachine.engine.urls import TaskUrls
 from flowmachine.exceptions import FlowmachineError
+from flowmachine.machine.compiler import FINAL, CompiledFlow, Place
+from flowmachine.machine.paths import FlowGraph, FlowPath, compile_flow
 
 __all__ = ["FlowReplay", "PreconditionRefused", "ReplayError", "ReplayMismatch", "replay"]
 
@@ -49,22 +52,20 @@ class ReplayMismatch(ReplayError):
     """A replayed step or path did not end where it was recorded to end."""
 
 
-class _ReplayTask(Task):
-    """A task kept in memory; URLs fall back to the place's route when the flow is not served."""
+class _ReplayUrls(TaskUrls):
+    """The URLs of a task kept in memory: the place's route when the flow is not served."""
 
-    def _reverse(self, place: Place, args: Any = None) -> str:
+    def _reverse(self, place: Place) -> str:
         try:
-            return super()._reverse(place, args)
+            return super()._reverse(place)
         except NoReverseMatch:
             return "/" + place.route
 
 
 def _served(flow: type[Scaffold] | CompiledFlow) -> tuple[CompiledFlow, str | None]:
-    from flowmachine.handler import _handlers
-
     compiled = compile_flow(flow)
-    namespace = next((h.app_namespace for h in _handlers if compiled.component in h._entry_points), None)
-    return compiled, namespace
+    handler = registry.handler_serving(compiled.component)
+    return compiled, handler.app_namespace if handler is not None else None
 
 
 class FlowReplay:
@@ -89,7 +90,8 @@ class FlowReplay:
         self.compiled, namespace = _served(flow)
         self.graph = FlowGraph(self.compiled)
         self.check_preconditions = check_preconditions
-        self.task = _ReplayTask.start(self.compiled, namespace, "", initial_state=dict(state or {}))
+        self.task = Task.start(self.compiled, namespace, "", initial_state=dict(state or {}))
+        self.task.urls = _ReplayUrls(self.task)
         if request is None:
             request = RequestFactory().post("/")
             request.user = user if user is not None else AnonymousUser()
@@ -125,7 +127,7 @@ class FlowReplay:
 
     @property
     def journal(self) -> list[list[Any]]:
-        return self.task.record["jrnl"]  # type: ignore[no-any-return]
+        return self.task.record.journal
 
     def at(self, name: str) -> bool:
         """Whether the task is at the action *name* (full name, label or class name)."""
@@ -137,7 +139,7 @@ class FlowReplay:
         """The refusal the current step's request would get, or None."""
         self._require_running("check preconditions")
         place = self.task.current_place
-        kwargs = {k: v for k, v in self.task.record.get("kw", {}).items() if k in place.url_kwargs}
+        kwargs = {k: v for k, v in self.task.url_kwargs.items() if k in place.url_kwargs}
         scaffolds, action = self.task.bind(self.request, kwargs)
         return self.task.check_preconditions(self.request, [*scaffolds, action])
 
@@ -147,7 +149,7 @@ class FlowReplay:
 
     def jump(self, target: Target, changes: Mapping[str, Any] | None = None, /, **more: Any) -> FlowReplay:
         """The current action jumps to *target* (as ``form_valid`` returning it or a ``link_to`` link)."""
-        return self._step(_Jump(target), {**(changes or {}), **more})
+        return self._step(Jump(target), {**(changes or {}), **more})
 
     def back(self, name: str | None = None) -> FlowReplay:
         """The back button: rewind to *name* in the history (default: the previous step)."""
@@ -240,7 +242,7 @@ def replay(
                 if refusal is not None:
                     raise PreconditionRefused(run.compiled.name, source, refusal)
             apply_entry(task.state, entry)
-            task.advance(COMPLETE if event == "complete" else _Jump(event[5:]))
+            task.advance(COMPLETE if event == "complete" else Jump(event[5:]))
             landed = FINAL if task.finished else task.current_place.name
             if landed != dest:
                 raise ReplayMismatch(
@@ -281,7 +283,7 @@ def _move_to(run: FlowReplay, dest: Any) -> None:
     if place is None or not place.is_action:
         raise ReplayMismatch(f"The journal names {dest!r}, which is not an action of flow {run.compiled.name!r}.")
     run.task.current_place = place
-    run.task.record["pos"] = dest
+    run.task.record.position = dest
 
 
 def _verify(run: FlowReplay, export: Mapping[str, Any]) -> None:
@@ -302,10 +304,7 @@ def _verify(run: FlowReplay, export: Mapping[str, Any]) -> None:
 
 
 def _flow_named(name: Any) -> type[Scaffold]:
-    from flowmachine.handler import _handlers
-
-    for handler in _handlers:
-        for entry in handler._entry_points:
-            if entry.component_name() == name:
-                return entry
+    entry = registry.find_entry_point(str(name))
+    if entry is not None:
+        return entry  # type: ignore[return-value]
     raise ReplayError(f"No handler serves a flow named {name!r}: pass the flow to replay(journal, flow).")

@@ -251,9 +251,8 @@ def _profile(path: str, plan: dict[str, Any]) -> None:
 
 def _compile_cost(flow: Any, reps: int) -> dict[str, Any]:
     """Seconds to compile *flow* alone, and with its URL patterns in a fresh handler (best of *reps*)."""
-    from flowmachine import FlowHandler
-    from flowmachine._machine import CompiledFlow
-    from flowmachine.handler import _handlers
+    from flowmachine import FlowHandler, registry
+    from flowmachine.machine.compiler import CompiledFlow
 
     machine, total, cpu = [], [], []
     for _ in range(reps):
@@ -266,7 +265,7 @@ def _compile_cost(flow: Any, reps: int) -> dict[str, Any]:
         _ = handler.urls  # compiles the flow and builds its URL patterns
         total.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-        _handlers.remove(handler)
+        registry.unregister_handler(handler)
     return {
         "best_s": min(total),
         "median_s": sorted(total)[len(total) // 2],

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from flowmachine._cleanup import cleanup
+from flowmachine.backends import get_store
 from flowmachine.conf import flow_settings
-from flowmachine.stores import get_store
+from flowmachine.engine.cleanup import cleanup
 
 
 class Command(BaseCommand):

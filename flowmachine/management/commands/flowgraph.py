@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from flowmachine import registry
 from flowmachine.components import Scaffold
 from flowmachine.diagrams import FORMATS, DiagramsUnavailable, render
 from flowmachine.exceptions import FlowDefinitionError
@@ -95,25 +96,20 @@ def find_flow(spec: str) -> type[Scaffold]:
         if not (isinstance(value, type) and issubclass(value, Scaffold)):
             raise CommandError(f"{spec} is {value!r}, not a Scaffold subclass.")
         return value
-    from django.urls import get_resolver
-
-    from flowmachine.handler import _handlers
-
     try:
-        get_resolver().url_patterns  # noqa: B018  (imports the URLconf, which registers the handlers)
+        registry.load_urlconf()
     except Exception as exc:
         raise CommandError(f"The URLconf cannot be loaded, so no flow is registered: {exc}") from exc
     found: dict[type[Scaffold], None] = {}
-    for handler in _handlers:
-        for entry in handler._entry_points:
-            if entry.component_name() == spec:
-                found[entry] = None
+    for _, entry in registry.entry_points():
+        if entry.component_name() == spec:
+            found[entry] = None
     if len(found) == 1:
         return next(iter(found))
     if found:
         paths = ", ".join(f"{c.__module__}.{c.__qualname__}" for c in found)
         raise CommandError(f"Several registered flows are named {spec!r}: {paths}. Give its dotted path.")
-    known = sorted({e.component_name() for h in _handlers for e in h._entry_points})
+    known = sorted({e.component_name() for _, e in registry.entry_points()})
     raise CommandError(
         f"No FlowHandler has an entry point named {spec!r}. Registered: {', '.join(known) or 'none'}. "
         "Or give a Scaffold's dotted path (module.Class)."

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from flowmachine import _funnel
-from flowmachine._events import compiled_flow
-from flowmachine._machine import FINAL
+from flowmachine.engine import funnel as _funnel
+from flowmachine import registry
+from flowmachine.machine.compiler import FINAL
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
 
 def _step_order(name: str, counts: dict[str, dict[str, int]]) -> list[str]:
     """Steps in the flow's definition order when it is loaded, then the rest by most entered."""
-    compiled = compiled_flow(name)
+    compiled = registry.find_flow(name)
     known = [p.name for p in compiled.root.walk() if p.is_action] if compiled else []
     order = [step for step in known if step in counts]
     rest = sorted((s for s in counts if s not in order and s != FINAL), key=lambda s: -counts[s]["entered"])

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from flowmachine._engine import is_valid_task_id
 from flowmachine.conf import flow_settings
+from flowmachine.engine.ids import is_valid_task_id
 from flowmachine.exceptions import TaskError
 
 #: What a redacted value becomes in an export.
@@ -71,7 +71,7 @@ class Command(BaseCommand):
         export.add_argument("--indent", type=int, default=2, help="JSON indent (default 2).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from flowmachine.stores import get_store
+        from flowmachine.backends import get_store
 
         task_id = options["task_id"]
         if not is_valid_task_id(task_id):

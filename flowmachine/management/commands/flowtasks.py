@@ -10,10 +10,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from flowmachine._machine import CompiledFlow
-from flowmachine._migrate import flow_names, relocation
+from flowmachine import registry
+from flowmachine.backends import get_store
 from flowmachine.exceptions import StoreUnavailable
-from flowmachine.stores import get_store
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.deploys import flow_names, relocation
+from flowmachine.record import Record
 
 
 @dataclass(frozen=True)
@@ -89,28 +91,24 @@ class Command(BaseCommand):
 
 def _loaded_flows() -> dict[str, CompiledFlow]:
     """Every flow served by the project's handlers, by each name its records may carry."""
-    from django.urls import get_resolver
-
-    from flowmachine.handler import _handlers
-
-    get_resolver().url_patterns  # noqa: B018  (imports the URLconf, which registers the handlers)
+    registry.load_urlconf()
     flows: dict[str, CompiledFlow] = {}
-    for handler in _handlers:
-        for compiled in handler.flows.values():
-            if compiled.problems:
-                continue
-            for name in flow_names(compiled):
-                flows.setdefault(name, compiled)
+    for _, compiled in registry.compiled_flows():
+        if compiled.problems:
+            continue
+        for name in flow_names(compiled):
+            flows.setdefault(name, compiled)
     return flows
 
 
 def find_stranded(states: list[tuple[str, dict[str, Any] | None]], flows: dict[str, CompiledFlow]) -> list[Stranded]:
     """The unfinished tasks whose position *flows* would move, or could not continue."""
     stranded: list[Stranded] = []
-    for task_id, record in states:
-        if record is None or "done" in record:
+    for task_id, raw in states:
+        if raw is None or Record(raw).finished:
             continue
-        name, position = str(record.get("flow")), record.get("pos")
+        record = Record(raw)
+        name, position = str(record.flow), raw.get("pos")
         flow = flows.get(name)
         if flow is None:
             stranded.append(Stranded(task_id, name, str(position), "-", "flow not served: 404"))

@@ -9,29 +9,31 @@ plain diagram, as if no id were given.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template.loader import render_to_string
+from django.urls import URLResolver, get_resolver, get_script_prefix
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 
-from flowmachine._engine import is_valid_task_id
-from flowmachine._graph import FlowGraph, Highlight, trace
 from flowmachine.binding import matches
 from flowmachine.conf import flow_settings
 from flowmachine.diagrams import (
     FORMATS,
     DiagramsUnavailable,
+    FlowGraph,
+    Highlight,
     flow_graph,
     render,
     to_mermaid,
+    trace,
 )
+from flowmachine.engine.ids import is_valid_task_id
 from flowmachine.exceptions import TaskError
-
-if TYPE_CHECKING:
-    from flowmachine.handler import FlowHandler
+from flowmachine.record import Record
+from flowmachine.web.serving import Serving
 
 CONTENT_TYPES = {
     "svg": "image/svg+xml",
@@ -47,7 +49,7 @@ def _require_debug() -> None:
         raise Http404("Flow diagrams are served only when DEBUG is on.")
 
 
-def handler_flowgraph(handler: FlowHandler) -> Callable[[HttpRequest], HttpResponse]:
+def handler_flowgraph(handler: Serving) -> Callable[[HttpRequest], HttpResponse]:
     """The view behind ``<handler root>/.flowgraph``: every flow of *handler*, drawn."""
 
     @never_cache
@@ -77,32 +79,29 @@ def handler_flowgraph(handler: FlowHandler) -> Callable[[HttpRequest], HttpRespo
     return flowgraph
 
 
-def _task_highlight(request: HttpRequest, handler: FlowHandler, graphs: list[FlowGraph]) -> Highlight | None:
+def _task_highlight(request: HttpRequest, handler: Serving, graphs: list[FlowGraph]) -> Highlight | None:
     """The highlight of the task named in the query, if it is bound to the requester."""
     task_id = request.GET.get(flow_settings.FLOWS_TASK_ID_PARAM, "")
     if not is_valid_task_id(task_id):
         return None
     try:
-        record = handler.get_store().get_state(task_id)
+        raw = handler.get_store().get_state(task_id)
     except TaskError:
         return None
-    if not isinstance(record, dict) or "done" in record:
+    record = Record(raw) if raw is not None else None
+    if record is None or not record.running or record.problems():
         return None
-    if not matches(str(record.get("bind", "")), handler.binder_value(request)):
+    if not matches(str(record.binding or ""), handler.binder_value(request)):
         return None
-    graph = next((g for g in graphs if g.name == record.get("flow")), None)
-    history = record.get("hist")
-    position = record.get("pos")
-    if graph is None or not isinstance(history, list) or not isinstance(position, str):
+    graph = next((g for g in graphs if g.name == record.flow), None)
+    if graph is None:
         return None
-    return trace(graph, [h for h in history if isinstance(h, str)], position)
+    return trace(graph, record.history, record.position)
 
 
-def routed_handlers() -> list[tuple[FlowHandler, str]]:
+def routed_handlers() -> list[tuple[Any, str]]:
     """Every handler included in the URLconf, with the route it is mounted at."""
-    from django.urls import URLResolver, get_resolver
-
-    found: list[tuple[FlowHandler, str]] = []
+    found: list[tuple[Serving, str]] = []
 
     def walk(patterns: Any, prefix: str) -> None:
         for pattern in patterns:
@@ -119,9 +118,7 @@ def routed_handlers() -> list[tuple[FlowHandler, str]]:
 
 @never_cache
 def all_flowgraphs(request: HttpRequest) -> HttpResponse:
-    """Every handler's flows on one page (DEBUG only)."""
-    from django.urls import get_script_prefix
-
+    """A page with the diagram of every flow served in the URLconf (DEBUG only; 404 otherwise)."""
     _require_debug()
     sections = []
     missing = ""

@@ -16,34 +16,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, models, router, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import F
 
+from flowmachine.backends import redis as redis_store
 from flowmachine.conf import flow_settings
+from flowmachine.exceptions import StoreUnavailable
+from flowmachine.models import FunnelCount
 
 logger = logging.getLogger("flowmachine")
 
 COUNTERS = ("entered", "completed", "abandoned")
 BACKENDS = ("db", "redis")
-
-
-class FunnelCount(models.Model):
-    """The funnel counters of one step of one flow."""
-
-    flow = models.CharField(max_length=200)
-    action = models.CharField(max_length=255)
-    entered = models.PositiveBigIntegerField(default=0)
-    completed = models.PositiveBigIntegerField(default=0)
-    abandoned = models.PositiveBigIntegerField(default=0)
-
-    class Meta:
-        app_label = "flowmachine"
-        db_table = "flowmachine_funnelcount"
-        verbose_name = "funnel count"
-        constraints = [models.UniqueConstraint(fields=["flow", "action"], name="flowmachine_funnel_flow_action")]
-
-    def __str__(self) -> str:
-        return f"{self.flow} {self.action}"
 
 
 def backend() -> str | None:
@@ -119,24 +103,18 @@ def _key(flow: str) -> str:
 
 
 def _client() -> Any:
-    try:
-        import redis
-    except ImportError:
-        raise ImproperlyConfigured(
-            'FLOWS_FUNNEL = "redis" needs redis-py: pip install "django-flowmachine[redis]"'
-        ) from None
-    from flowmachine.backends.redis import get_pool, redis_url
-
-    return redis.Redis(connection_pool=get_pool(redis_url()))
+    """The state store's Redis client: the same server, Cluster or Sentinel master as the tasks."""
+    if redis_store.redis is None:
+        raise ImproperlyConfigured('FLOWS_FUNNEL = "redis" needs redis-py: pip install "django-flowmachine[redis]"')
+    return redis_store.get_client()
 
 
 def _add_redis(flow: str, totals: Counter[tuple[str, str]]) -> None:
-    import redis
-
-    pipe = _client().pipeline(transaction=False)
-    for (action, counter), n in totals.items():
-        pipe.hincrby(_key(flow), f"{action}|{counter}", n)
     try:
+        pipe = _client().pipeline(transaction=False)
+        for (action, counter), n in totals.items():
+            pipe.hincrby(_key(flow), f"{action}|{counter}", n)
         pipe.execute()
-    except redis.RedisError as exc:  # analytics must never fail the user's step
+    except (StoreUnavailable, redis_store.redis.RedisError, redis_store.redis.exceptions.RedisClusterException) as exc:
+        # Analytics must never fail the user's step.
         logger.warning("Funnel counts of flow %s were not saved: %s", flow, exc)

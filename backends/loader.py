@@ -1,16 +1,19 @@
-"""Loading the configured state store: one instance per module path and process."""
+"""Loading the configured state store: one instance per module path and process.
+
+The instances are forgotten when a ``FLOWS_*`` setting changes (stores read
+their settings when created), so ``override_settings`` works in tests.
+"""
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
+from flowmachine.backends.base import BaseStateStore
 from flowmachine.conf import flow_settings
-
-if TYPE_CHECKING:
-    from flowmachine.backends.base import BaseStateStore
 
 _instances: dict[str, BaseStateStore] = {}
 
@@ -35,5 +38,13 @@ def get_store(path: str | None = None) -> BaseStateStore:
 
 
 def reset() -> None:
-    """Forget the store instances (settings changed)."""
+    """Forget the store instances: the next :func:`get_store` creates them from the settings of then."""
     _instances.clear()
+
+
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("FLOWS_"):
+        reset()
+
+
+setting_changed.connect(_settings_changed)

@@ -21,7 +21,8 @@ from typing import Any
 from transitions.core import MachineError
 from transitions.extensions.nesting import HierarchicalMachine, NestedState
 
-from flowmachine.components import Action, FlowComponent, Scaffold, _registry
+from flowmachine import registry
+from flowmachine.components import Action, FlowComponent, Scaffold
 from flowmachine.exceptions import FlowDefinitionError, InvalidJump
 from flowmachine.transition import Transition, as_transition
 
@@ -97,8 +98,32 @@ class Place:
         for child in self.children:
             yield from child.walk()
 
+    def flow_place(self, step: str | type[FlowComponent]) -> Place:
+        """The place of *step* (a component class, or its name) in this place's flow.
+
+        A component used at several places resolves to the one nearest this
+        place (sharing the longest part of its dotted name).
+        """
+        name = step if isinstance(step, str) else step.component_name()
+        root = self.lineage()[0]
+        found = [p for p in root.walk() if p.local_name == name or p.name == name]
+        if not found:
+            raise FlowDefinitionError(f"Flow {root.name!r} has no step named {name!r} (asked from {self.name}).")
+        mine = self.name.split(SEPARATOR)
+        return max(found, key=lambda p: _common_prefix(p.name.split(SEPARATOR), mine))
+
     def __repr__(self) -> str:
         return f"<Place {self.name}>"
+
+
+def _common_prefix(a: list[str], b: list[str]) -> int:
+    """How many leading items *a* and *b* share."""
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
 
 
 class _Position:
@@ -227,16 +252,8 @@ class CompiledFlow:
             )
             return None
         if "." in entry:
-            module_name, _, attr = entry.rpartition(".")
-            try:
-                found = getattr(import_module(module_name), attr)
-            except (ImportError, AttributeError):
-                found = None
-            if isinstance(found, type) and issubclass(found, FlowComponent):
-                return found
-            candidates: list[type[FlowComponent]] = []
-        else:
-            candidates = list(_registry.get(entry, ()))
+            return self._import(place, scaffold, entry)
+        candidates: list[type[FlowComponent]] = registry.components_named(entry)
         if len(candidates) > 1:
             same_module = [c for c in candidates if c.__module__ == scaffold.__module__]
             if len(same_module) == 1:
@@ -260,6 +277,31 @@ class CompiledFlow:
             )
             return None
         return candidates[0]
+
+    def _import(self, place: Place, scaffold: type[Scaffold], entry: str) -> type[FlowComponent] | None:
+        """A dotted path in action_set: its import error is reported as such (E020), not as a missing name."""
+        module_name, _, attr = entry.rpartition(".")
+        try:
+            found = getattr(import_module(module_name), attr)
+        except ImportError as exc:
+            self._problem(
+                "flowmachine.E020",
+                f"{place.name}: {entry!r} in action_set cannot be imported: {exc}.",
+                f"Fix the import error in {module_name}, or the dotted path.",
+                scaffold,
+            )
+            return None
+        except AttributeError:
+            found = None
+        if isinstance(found, type) and issubclass(found, FlowComponent):
+            return found
+        self._problem(
+            "flowmachine.E002",
+            f"{place.name}: {entry!r} in action_set matches no Action or Scaffold.",
+            f"Check that {module_name} defines {attr} as an Action or Scaffold subclass.",
+            scaffold,
+        )
+        return None
 
     def _problem(self, id: str, msg: str, hint: str | None, obj: Any) -> None:
         self.problems.append(Problem(id, f"Flow {self.name!r}: {msg}", hint, obj))

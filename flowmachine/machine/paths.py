@@ -24,9 +24,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowmachine._machine import COMPLETE_TRIGGER, FINAL, CompiledFlow, Place
+from flowmachine import registry
 from flowmachine.components import Scaffold
 from flowmachine.exceptions import FlowDefinitionError, InvalidJump
+from flowmachine.machine.compiler import COMPLETE_TRIGGER, FINAL, CompiledFlow, Place
 from flowmachine.transition import _ActionsDecide, as_transition
 
 __all__ = ["Coverage", "Edge", "FlowGraph", "FlowPath", "compile_flow", "coverage", "shortest_paths", "simple_paths"]
@@ -40,9 +41,8 @@ def compile_flow(flow: type[Scaffold] | CompiledFlow) -> CompiledFlow:
     if isinstance(flow, CompiledFlow):
         compiled = flow
     else:
-        from flowmachine.handler import _handlers
-
-        compiled = next((h.flows[flow] for h in _handlers if flow in h._entry_points), None)  # type: ignore[assignment]
+        handler = registry.handler_serving(flow)
+        compiled = handler.flows[flow] if handler is not None else None
         if compiled is None:
             if not (isinstance(flow, type) and issubclass(flow, Scaffold)):
                 raise FlowDefinitionError(f"Expected a Scaffold subclass (an entry point), not {flow!r}.")

@@ -3,7 +3,7 @@
 Extraction follows the compiled machine, not the class tree: each scaffold is a
 cluster with an *exit* point (where it completes) and a *jump* point (the
 ``goto:Name`` triggers defined on it, available from every step inside it).
-COMPLETE edges are wired as :mod:`flowmachine._machine` wires them: a static
+COMPLETE edges are wired as :mod:`flowmachine.machine.compiler` wires them: a static
 transition (``Linear``, ``None``) gives one edge per child, a custom
 transition's ``choose_next`` gives an edge to every sibling and to the exit.
 Renderers (:mod:`flowmachine.diagrams`) only draw this model.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Literal
 
-from flowmachine._machine import COMPLETE_TRIGGER, CompiledFlow, Place
+from flowmachine.machine.compiler import COMPLETE_TRIGGER, CompiledFlow, Place
 from flowmachine.transition import Transition, _ActionsDecide, as_transition
 
 NodeKind = Literal["action", "start", "final", "exit", "jump"]

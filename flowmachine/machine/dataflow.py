@@ -6,7 +6,7 @@ keys in its ``writes`` when it is left. An action with ``writes = None`` (the
 default: undeclared) may write anything, so no path through it is reported:
 the checks only report what the declarations prove. Keys the root scaffold
 lists in ``initial_keys`` are there from the start. Paths are those of
-:mod:`flowmachine._paths` (custom transitions may choose any sibling).
+:mod:`flowmachine.machine.paths` (custom transitions may choose any sibling).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flowmachine._machine import FINAL, CompiledFlow, Place
-from flowmachine._paths import FlowGraph
+from flowmachine.machine.compiler import FINAL, CompiledFlow, Place
+from flowmachine.machine.paths import FlowGraph
 from flowmachine.preconditions import RequiredState
 
 __all__ = ["Finding", "data_flow_findings"]

@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flowmachine._machine import SEPARATOR, CompiledFlow, Place
+from flowmachine.machine.compiler import SEPARATOR, CompiledFlow, Place, _common_prefix
+from flowmachine.record import Record
 
 _fingerprints: weakref.WeakKeyDictionary[CompiledFlow, str] = weakref.WeakKeyDictionary()
 
@@ -82,15 +83,6 @@ def renames(flow: CompiledFlow) -> dict[str, str]:
     return mapping
 
 
-def _common_prefix(a: list[str], b: list[str]) -> int:
-    count = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        count += 1
-    return count
-
-
 def _by_name(flow: CompiledFlow, segments: list[str], *, actions: bool) -> Place | None:
     """The place named ``segments[-1]`` closest to the old path ``segments``."""
     candidates = [p for p in flow.places.values() if p.local_name == segments[-1] and p.is_action == actions]
@@ -134,16 +126,15 @@ def plan(flow: CompiledFlow, position: str) -> Move:
     return Move(position, flow.root.first_leaf().name, "removed; first action of the flow")
 
 
-def relocation(flow: CompiledFlow, record: dict[str, Any]) -> Move | None:
+def relocation(flow: CompiledFlow, record: Record) -> Move | None:
     """The move a record needs to run on *flow*, or None if it was saved under this definition."""
-    stored = record.get("fp")
-    position = record.get("pos")
-    if not isinstance(position, str):
+    stored = record.fingerprint
+    if not record.running:
         return None
     if stored is None or stored == fingerprint(flow):
-        if record.get("flow") == flow.name or record.get("flow") not in flow_names(flow):
+        if record.flow == flow.name or record.flow not in flow_names(flow):
             return None
-    return plan(flow, position)
+    return plan(flow, record.position)
 
 
 def _map_names(flow: CompiledFlow, names: Iterable[Any], mapping: dict[str, str]) -> dict[str, str]:
@@ -157,31 +148,26 @@ def _map_names(flow: CompiledFlow, names: Iterable[Any], mapping: dict[str, str]
     return mapped
 
 
-def relocate(task_id: str, record: dict[str, Any], flow: CompiledFlow) -> Move | None:
+def relocate(record: Record, flow: CompiledFlow) -> Move | None:
     """Apply :func:`relocation` to *record* in place: position, history, answers, fingerprint."""
     move = relocation(flow, record)
     if move is None:
         return None
     mapping = renames(flow)
-    history = record.get("hist")
-    if isinstance(history, list):
-        known = _map_names(flow, history, mapping)
-        new_history: list[str] = []
-        for name in history:
-            target = known.get(name) if isinstance(name, str) else None
-            if target is not None and target not in new_history:
-                new_history.append(target)
-        if move.new in new_history:  # moved back to a visited step: cut the history there, like Back
-            del new_history[new_history.index(move.new) :]
-        record["hist"] = new_history
-    answers = record.get("ans")
-    if isinstance(answers, dict):
-        known = _map_names(flow, answers, mapping)
-        record["ans"] = {known[k]: v for k, v in answers.items() if k in known}
-    record["pos"] = move.new
-    record["flow"] = flow.name
-    record["fp"] = fingerprint(flow)
+    known = _map_names(flow, record.history, mapping)
+    new_history: list[str] = []
+    for name in record.history:
+        target = known.get(name)
+        if target is not None and target not in new_history:
+            new_history.append(target)
+    if move.new in new_history:  # moved back to a visited step: cut the history there, like Back
+        del new_history[new_history.index(move.new) :]
+    record.history = new_history
+    known = _map_names(flow, record.answers, mapping)
+    record.answers = {known[k]: v for k, v in record.answers.items() if k in known}
+    record.position = move.new
+    record.flow = flow.name
+    record.fingerprint = fingerprint(flow)
     if move.moved:
-        version = record.get("version")
-        record["at"] = (version if isinstance(version, int) else 0) + 1
+        record.moved_at = record.version + 1
     return move

@@ -1,0 +1,101 @@
+"""What a page shows of its task: the ``flow`` template variable, progress and the trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from flowmachine.conf import flow_settings
+from flowmachine.engine.urls import VERSION_PARAM, TaskUrls
+from flowmachine.machine.compiler import Place
+
+__all__ = ["FlowContext", "Progress", "TrailStep"]
+
+
+@dataclass(frozen=True)
+class TrailStep:
+    """A visited step, for progress trails: its dotted name, title, URL in this task and component class."""
+
+    name: str
+    title: str
+    url: str
+    component: type | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Step n of m along the current path (m is None when it depends on answers)."""
+
+    step: int
+    total: int | None
+    trail: tuple[TrailStep, ...]
+
+
+class ShownTask(Protocol):
+    """What a page reads of its task (:class:`flowmachine.engine.task.Task` is one)."""
+
+    id: str
+    urls: TaskUrls
+
+    @property
+    def moved_at(self) -> int: ...
+
+    def back_place(self) -> Place | None: ...
+
+    def trail_places(self) -> list[Place]: ...
+
+    def skipped_steps(self) -> int: ...
+
+
+class FlowContext:
+    """The ``flow`` template variable: the task field, back link and progress."""
+
+    def __init__(self, task: ShownTask, place: Place) -> None:
+        self.task = task
+        self.task_id = task.id
+        self.param = flow_settings.FLOWS_TASK_ID_PARAM
+        self.place = place
+        self.title = place.component.display_title()
+
+    @property
+    def version(self) -> int:
+        """The change of the task this page shows; a POST carrying an older one is refused."""
+        return self.task.moved_at
+
+    @property
+    def hidden_field(self) -> SafeString:
+        return format_html(
+            '<input type="hidden" name="{}" value="{}"><input type="hidden" name="{}" value="{}">',
+            self.param,
+            self.task_id,
+            VERSION_PARAM,
+            self.version,
+        )
+
+    @property
+    def back_url(self) -> str | None:
+        back = self.task.back_place()
+        return self.task.urls.url_for(back) if back else None
+
+    @property
+    def trail(self) -> tuple[TrailStep, ...]:
+        """The steps walked to reach this one (the back trail), oldest first."""
+        urls = self.task.urls
+        return tuple(
+            TrailStep(p.name, p.component.display_title(), urls.url_for(p), p.component)
+            for p in self.task.trail_places()
+        )
+
+    @property
+    def progress(self) -> Progress:
+        trail = self.trail
+        step = len(trail) + self.task.skipped_steps() + 1
+        remaining = self.place.remaining
+        return Progress(step, None if remaining is None else step + remaining, trail)
+
+    @property
+    def action_url(self) -> str:
+        return self.task.urls.url_for(self.place)

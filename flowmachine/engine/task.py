@@ -1,0 +1,291 @@
+"""A task: one user's journey through a compiled flow, as kept in the store.
+
+The view layer and the test replay both drive flows through :class:`Task`:
+``bind`` sets up the current step's scaffolds and action for a request,
+``check_preconditions`` runs their preconditions, ``advance`` applies what the
+action returned (COMPLETE or a jump) by firing the compiled machine, and
+``rewind`` handles the back button. What is saved is ``record``
+(:class:`flowmachine.record.Record`); the journal, the remembered answers, the
+step URLs and the template context are kept in modules of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest, HttpResponseBase
+
+from flowmachine.binding import binding_hash
+from flowmachine.components import COMPLETE, Jump
+from flowmachine.engine import answers
+from flowmachine.engine.context import FlowContext
+from flowmachine.engine.ids import new_task_id
+from flowmachine.engine.journal import Journal
+from flowmachine.engine.urls import TaskUrls
+from flowmachine.exceptions import CorruptStateError, FlowDefinitionError
+from flowmachine.machine.compiler import COMPLETE_TRIGGER, FINAL, CompiledFlow, Place
+from flowmachine.machine.deploys import fingerprint, relocate
+from flowmachine.record import Record
+
+logger = logging.getLogger("flowmachine")
+
+__all__ = ["Refusal", "Task"]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A precondition that refused a component, and the response it answered with."""
+
+    component: Any
+    precondition: Any
+    response: HttpResponseBase
+
+
+class Task:
+    """A task record bound to its compiled flow, at an action of it."""
+
+    def __init__(
+        self, task_id: str, record: Record, flow: CompiledFlow, namespace: str | None, *, fresh: bool = False
+    ) -> None:
+        """Wrap a record already checked against *flow* (use :meth:`load` or :meth:`start`)."""
+        self.id = task_id
+        self.record = record
+        self.flow = flow
+        self.namespace = namespace
+        #: True once this request changed something that must be saved.
+        self.modified = False
+        #: Where a finished task goes (set when the flow completes).
+        self.done_url = ""
+        #: True while the task has an id but no record yet (lazy creation).
+        self.provisional = False
+        #: Where the deploy policy moved the task from, if it did: (old, new, reason).
+        self.relocated: tuple[str, str, str] | None = None
+        self.current_place: Place = flow.places[record.position]
+        self.journal = Journal(flow, record.journal, record.data, fresh=fresh)
+        self.urls = TaskUrls(self)
+        #: (event, source, dest) of the moves made in this request, for signals.
+        self.events: list[tuple[str, str | None, str | None]] = []
+
+    # -- creating ---------------------------------------------------------
+
+    @classmethod
+    def load(cls, task_id: str, raw: dict[str, Any], flow: CompiledFlow, namespace: str | None) -> Task:
+        """The task of a stored record; refuse a record that does not fit (:class:`CorruptStateError`).
+
+        A record saved under an older definition of the flow is moved first
+        (:mod:`flowmachine.machine.deploys`).
+        """
+        record = Record(raw)
+        problems = record.problems()
+        if problems:
+            raise CorruptStateError(
+                f"Task {task_id[:8]}… of flow {flow.name!r} has malformed fields: {', '.join(problems)}."
+            )
+        move = relocate(record, flow) if record.running else None
+        place = flow.places.get(record.position) if record.running else None
+        if place is None or not place.is_action:
+            raise CorruptStateError(
+                f"Task {task_id[:8]}… of flow {flow.name!r} is at {raw.get('pos')!r}, "
+                "which is not an action of the flow."
+            )
+        task = cls(task_id, record, flow, namespace)
+        task.modified = move is not None
+        if move is not None and move.moved:
+            task.relocated = (move.old, move.new, move.reason)
+        return task
+
+    @classmethod
+    def start(
+        cls,
+        flow: CompiledFlow,
+        namespace: str | None,
+        binder_value: str | None,
+        *,
+        initial_state: dict[str, Any] | None = None,
+        on_complete: str | None = None,
+        url_kwargs: dict[str, Any] | None = None,
+        task_id: str | None = None,
+    ) -> Task:
+        """A new task at the flow's first action, not saved (*binder_value* None binds it at its first save)."""
+        first = flow.root.first_leaf()
+        record = Record.new(
+            flow=flow.name,
+            position=first.name,
+            data=dict(initial_state or {}),
+            binding=None if binder_value is None else binding_hash(binder_value),
+            on_complete=on_complete,
+            url_kwargs={k: str(v) for k, v in (url_kwargs or {}).items()},
+            fingerprint=fingerprint(flow),
+        )
+        task = cls(task_id or new_task_id(flow.name), record, flow, namespace, fresh=True)
+        task._log("start", None, first.name)
+        return task
+
+    # -- reading ------------------------------------------------------------
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The task's data: what actions keep in ``self.state``."""
+        return self.record.data
+
+    @property
+    def version(self) -> int:
+        return self.record.version
+
+    @property
+    def moved_at(self) -> int:
+        """The record version at which the task arrived at its current step (0 if unknown)."""
+        return self.record.moved_at
+
+    @property
+    def history(self) -> list[str]:
+        """The back trail: the dotted names of the actions left forward, oldest first."""
+        return self.record.history
+
+    @property
+    def url_kwargs(self) -> dict[str, str]:
+        """The path values the task's URLs carry."""
+        return self.record.url_kwargs
+
+    @property
+    def finished(self) -> bool:
+        return self.current_place is None
+
+    def trail_places(self) -> list[Place]:
+        return [self.flow.places[name] for name in self.history if name in self.flow.places]
+
+    def set_trail(self, places: list[Place]) -> None:
+        """Make *places* the back trail (a summary page showing the path actually taken)."""
+        names = [place.name for place in places]
+        if names != self.history:
+            self.history[:] = names
+            self.modified = True
+
+    def skipped_steps(self) -> int:
+        """``skip_on_back`` steps walked on the way to here: each is noted with the length of the
+        history when it was left, so going back before it forgets it."""
+        walked = len(self.history)
+        return sum(1 for at in self.record.skipped if at <= walked)
+
+    def back_place(self) -> Place | None:
+        trail = self.trail_places()
+        return trail[-1] if trail else None
+
+    def context(self, place: Place) -> FlowContext:
+        """The ``flow`` template variable of *place*'s page."""
+        return FlowContext(self, place)
+
+    # -- running a step ---------------------------------------------------------
+
+    def bind(self, request: HttpRequest, kwargs: dict[str, Any]) -> tuple[list[Any], Any]:
+        """The current place's scaffolds (root first) and action, set up for *request*."""
+        place = self.current_place
+        lineage = place.lineage()
+        scaffolds = [p.component(request, self, p) for p in lineage[:-1]]  # type: ignore[call-arg]
+        action: Any = place.component()
+        action.setup(request, **kwargs)
+        action.task, action.place, action.state = self, place, self.state
+        return scaffolds, action
+
+    def check_preconditions(self, request: HttpRequest, components: list[Any]) -> Refusal | None:
+        """Run each component's preconditions, root first; the first refusal wins."""
+        for component in components:
+            for precondition in component.preconditions:
+                response = precondition.process(request, component)
+                if response is not None:
+                    return Refusal(component, precondition, response)
+        return None
+
+    # -- moving -------------------------------------------------------------
+
+    def advance(self, outcome: Any) -> Place | None:
+        """Apply an action's outcome; return the new place, or None when the flow is done."""
+        place = self.current_place
+        if outcome is COMPLETE:
+            trigger, event = COMPLETE_TRIGGER, "complete"
+        elif isinstance(outcome, Jump):
+            trigger, event = f"goto:{outcome.target_name}", f"jump:{outcome.target_name}"
+            if outcome.errors:
+                self.record.errors = [str(e) for e in outcome.errors]
+        elif isinstance(outcome, (str, type)):
+            return self.advance(Jump(outcome))
+        else:
+            raise FlowDefinitionError(
+                f"{place.component.__qualname__}.form_valid() in flow {self.flow.name!r} "
+                f"returned {outcome!r}. Return COMPLETE, an Action or Scaffold (class or "
+                f"name) to jump to, or an HttpResponse."
+            )
+        new_position = self.flow.fire(place.name, trigger, self.state)
+        if place.component.skip_on_back:  # type: ignore[attr-defined]
+            # Off the back trail, but a step walked: progress still counts it.
+            self.record.skipped.append(len(self.history))
+        else:
+            self.history.append(place.name)
+        self._log(event, place.name, new_position)
+        self.modified = True
+        self.record.moved_at = self.version + 1
+        if new_position == FINAL:
+            self.current_place = None  # type: ignore[assignment]
+            return None
+        self.current_place = self.flow.places[new_position]
+        self.record.position = new_position
+        return self.current_place
+
+    def rewind(self, place: Place) -> None:
+        """Go back to a visited step (the back button): later history is dropped."""
+        index = self.history.index(place.name)
+        del self.history[index:]
+        if self.record.skipped:
+            self.record.skipped = [at for at in self.record.skipped if at <= index]
+        self._log("back", self.current_place.name, place.name)
+        self.current_place = place
+        self.record.position = place.name
+        self.record.moved_at = self.version + 1
+        self.modified = True
+
+    def _log(self, event: str, source: str | None, dest: str | None, change: Any = None) -> None:
+        self.events.append((event, source, dest))
+        self.journal.log(event, dest, change)
+
+    def journal_changes(self) -> bool:
+        """Journal state changed by a step that did not move (a ``data`` entry); True if it did."""
+        change = self.journal.delta()
+        if not change[0]:
+            return False
+        place = self.current_place.name
+        self._log("data", place, place, change)
+        self.modified = True
+        return True
+
+    # -- answers and messages -------------------------------------------------
+
+    def answers_for(self, place: Place) -> dict[str, Any]:
+        """The answers last accepted on *place*'s page, to pre-fill its form."""
+        return answers.answers_for(self.record, place)
+
+    def remember_answers(self, place: Place, form: forms.BaseForm) -> None:
+        """Keep what was accepted on a page (never passwords or files) to show it again."""
+        answers.remember(self.record, place, form)
+        self.modified = True
+
+    def pop_errors(self) -> list[str]:
+        """The messages a jump asked to show on this page's form (shown once)."""
+        errors = self.record.raw.pop("err", None) or []
+        if errors:
+            self.modified = True
+        return list(errors)
+
+    # -- saving ---------------------------------------------------------------
+
+    def next_record(self) -> dict[str, Any]:
+        """The record to save: the next version (or, once finished, its finished marker)."""
+        if self.finished:
+            return self.record.finished_marker(self.done_url, self.journal.without_values())
+        return self.record.next_version()
+
+    def saved(self, raw: dict[str, Any]) -> None:
+        """The store accepted *raw* (from :meth:`next_record`): this is now the task's record."""
+        self.record.raw["version"] = raw["version"]

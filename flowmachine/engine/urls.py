@@ -1,0 +1,77 @@
+"""The URLs of a task's steps: each carries the task id, and the path values the task was started with."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+from flowmachine.conf import flow_settings
+from flowmachine.machine.compiler import CompiledFlow, Place
+
+__all__ = ["JUMP_PARAM", "VERSION_PARAM", "TaskUrls"]
+
+#: Query parameter of a ``link_to`` link: the component to jump to.
+JUMP_PARAM = "_to"
+#: Hidden form field carrying the change of the task a page was rendered from (stale pages).
+VERSION_PARAM = "_v"
+
+
+class LocatedTask(Protocol):
+    """What the URLs read of their task (:class:`flowmachine.engine.task.Task` is one)."""
+
+    id: str
+    flow: CompiledFlow
+    namespace: str | None
+    provisional: bool
+    current_place: Place
+
+    @property
+    def url_kwargs(self) -> dict[str, str]: ...
+
+
+class TaskUrls:
+    """Reverses the URLs of one task's steps."""
+
+    def __init__(self, task: LocatedTask) -> None:
+        self.task = task
+        #: Query args the current step's URLs carry while the task has no record (lazy creation).
+        self.carry: dict[str, str] = {}
+
+    def _reverse(self, place: Place) -> str:
+        name = f"{self.task.namespace}:{place.url_name}" if self.task.namespace else place.url_name
+        kwargs = {k: v for k, v in self.task.url_kwargs.items() if k in place.url_kwargs}
+        return reverse(name, kwargs=kwargs or None)
+
+    def url_for(self, place: Place, query: dict[str, Any] | None = None) -> str:
+        """The URL of *place* in this task, carrying the task id (and *query*)."""
+        task = self.task
+        params: dict[str, Any] = {flow_settings.FLOWS_TASK_ID_PARAM: task.id}
+        if task.provisional and place is task.current_place:
+            params.update(self.carry)
+        params.update(query or {})
+        return f"{self._reverse(place)}?{urlencode(params, doseq=True)}"
+
+    def current(self) -> str:
+        """The URL of the task's current step."""
+        return self.url_for(self.task.current_place)
+
+    def resume(self) -> str:
+        """A local URL that brings this user back to the current step (after logging in, say).
+
+        A task without a record is restarted from its entry instead: its id is
+        bound to the CSRF cookie, which logging in rotates.
+        """
+        if self.task.provisional:
+            query = {k: v for k, v in self.carry.items() if k != JUMP_PARAM}
+            return f"{self.restart()}?{urlencode(query)}" if query else self.restart()
+        return self.current()
+
+    def jump_link(self, place: Place, target: str, query: dict[str, Any]) -> str:
+        """A link from *place* that jumps to the component named *target*."""
+        return self.url_for(place, {JUMP_PARAM: target, **query})
+
+    def restart(self) -> str:
+        """Where a new task of the same flow starts."""
+        return self._reverse(self.task.flow.root)

@@ -1,0 +1,152 @@
+"""The view layer: one endpoint per URL of a flow, all driving the same engine.
+
+A request names its task by id (in the query, or the form for a POST). The
+endpoint checks the id, reads the record once, checks that it belongs to the
+requester and to this flow, and hands the task to :mod:`flowmachine.web.step`,
+which runs the step and saves the next version. A POST runs in a database
+transaction with the action's own writes; a page view reads without one
+(the rare GET that moves the task writes by version, and runs again under the
+lock if another request got there first). Every refusal is a page of
+:mod:`flowmachine.pages` with the right status, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import InterfaceError, OperationalError, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.urls import NoReverseMatch, reverse
+
+from flowmachine.backends.base import BaseStateStore
+from flowmachine.binding import matches
+from flowmachine.conf import flow_settings
+from flowmachine.engine import events
+from flowmachine.engine.ids import is_valid_task_id
+from flowmachine.engine.task import Task
+from flowmachine.exceptions import ConflictError, CorruptStateError, FlowDefinitionError, StoreUnavailable
+from flowmachine.machine.compiler import CompiledFlow, Place
+from flowmachine.machine.deploys import flow_names
+from flowmachine.pages import error_page
+from flowmachine.record import Record
+from flowmachine.web import provisional, step
+from flowmachine.web.serving import Serving, same_site, store_alias
+
+logger = logging.getLogger("flowmachine")
+
+__all__ = ["FlowEndpoint", "broken_flow_view"]
+
+
+class FlowEndpoint:
+    """The Django view behind one URL of a flow: its entry or one of its actions."""
+
+    def __init__(self, handler: Serving, flow: CompiledFlow, place: Place | None, entry: bool) -> None:
+        self.handler = handler
+        self.flow = flow
+        self.place = place
+        self.entry = entry
+
+    def __call__(self, request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
+        try:
+            return self._serve(request, kwargs)
+        except StoreUnavailable as exc:
+            logger.error("State store unavailable for flow %s: %s", self.flow.name, exc)
+            return error_page(request, "unavailable", status=503, restart_url=self.restart_url(request, kwargs))
+        except (OperationalError, InterfaceError) as exc:
+            # The database went away mid-request (opening the transaction, in an
+            # action, or at commit): the transaction was rolled back, so retrying is safe.
+            logger.error("Database unavailable for flow %s: %s", self.flow.name, exc)
+            return error_page(request, "unavailable", status=503, restart_url=self.restart_url(request, kwargs))
+        except ConflictError as exc:
+            logger.warning("Concurrent change refused in flow %s: %s", self.flow.name, exc)
+            here = same_site(request, request.get_full_path())
+            return error_page(request, "conflict", status=409, continue_url=here)
+        except CorruptStateError as exc:
+            logger.error("Unusable task record in flow %s: %s", self.flow.name, exc)
+            return error_page(request, "corrupt", status=410, restart_url=self.restart_url(request, kwargs))
+
+    # -- the request ----------------------------------------------------------
+
+    def _serve(self, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase:
+        param = flow_settings.FLOWS_TASK_ID_PARAM
+        task_id = request.POST.get(param) if request.method == "POST" else None
+        task_id = task_id or request.GET.get(param)
+        if not task_id:
+            if self.entry and request.method in ("GET", "HEAD"):
+                return provisional.start(self, request, kwargs)
+            return self.not_found(request, kwargs, "no task id")
+        if not is_valid_task_id(task_id):
+            return self.not_found(request, kwargs, "malformed task id")
+        store = self.handler.get_store()
+        if request.method in ("GET", "HEAD") and store.atomic_versions:
+            try:
+                return self._continue(request, kwargs, store, task_id)
+            except ConflictError as exc:
+                logger.info("GET in flow %s raced another request (%s): retried under the lock", self.flow.name, exc)
+        with transaction.atomic(using=store_alias(store)):
+            return self._continue(request, kwargs, store, task_id)
+
+    def _continue(
+        self, request: HttpRequest, kwargs: dict[str, Any], store: BaseStateStore, task_id: str
+    ) -> HttpResponseBase:
+        raw = store.get_state(task_id)
+        if raw is None:
+            task = provisional.resume(self, request, kwargs, task_id)
+            if task is not None:
+                return step.run(self, request, kwargs, store, task)
+            logger.info("Unknown or expired task %s… in flow %s", task_id[:8], self.flow.name)
+            events.expired(request, self.flow, task_id, self.place.name if self.place else None)
+            return error_page(request, "expired", status=410, restart_url=self.restart_url(request, kwargs))
+        record = Record(raw)
+        if not matches(str(record.binding or ""), self.handler.binder_value(request)):
+            return self.not_found(request, kwargs, f"task {task_id[:8]}… is bound to another user")
+        if record.flow not in flow_names(self.flow):
+            return self.not_found(request, kwargs, f"task {task_id[:8]}… belongs to flow {record.flow!r}")
+        if record.finished:
+            logger.info("Request for finished task %s… in flow %s", task_id[:8], self.flow.name)
+            return error_page(
+                request,
+                "finished",
+                status=410,
+                continue_url=record.done,
+                restart_url=self.restart_url(request, kwargs),
+            )
+        task = Task.load(task_id, raw, self.flow, self.namespace(request))
+        if task.relocated:
+            logger.info("Task %s… of flow %s moved from %s to %s (%s)", task_id[:8], self.flow.name, *task.relocated)
+        return step.run(self, request, kwargs, store, task)
+
+    # -- helpers --------------------------------------------------------------
+
+    def namespace(self, request: HttpRequest) -> str | None:
+        """The URL namespace the request came through (an instance namespace may differ from the app's)."""
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.namespace:
+            return str(match.namespace)
+        return self.handler.app_namespace
+
+    def restart_url(self, request: HttpRequest, kwargs: dict[str, Any]) -> str | None:
+        """Where a new task of this flow starts, for the "start again" link of a refusal."""
+        namespace = self.namespace(request)
+        name = self.flow.root.url_name
+        try:
+            kw = {k: v for k, v in kwargs.items() if k in self.flow.root.url_kwargs}
+            return reverse(f"{namespace}:{name}" if namespace else name, kwargs=kw or None)
+        except NoReverseMatch:
+            return None
+
+    def not_found(self, request: HttpRequest, kwargs: dict[str, Any], reason: str) -> HttpResponse:
+        """404: no task, a malformed id, or another user's or another flow's task (*reason* is logged)."""
+        logger.warning("Flow %s: 404 for %s (%s)", self.flow.name, request.path, reason)
+        return error_page(request, "not_found", status=404, restart_url=self.restart_url(request, kwargs))
+
+
+def broken_flow_view(flow: CompiledFlow) -> Any:
+    """The view behind the URLs of a flow that failed to compile."""
+
+    def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        flow.raise_for_problems()
+        raise FlowDefinitionError(f"Flow {flow.name!r} cannot run.")
+
+    return view

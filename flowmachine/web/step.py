@@ -1,0 +1,188 @@
+"""Running one step of a task for a request, and saving what it changed.
+
+:func:`run` rewinds or redirects when the request is for another step than
+the current one, refuses a POST from an out-of-date page, runs the
+preconditions, the scaffolds' hooks and the action, applies the outcome to the
+compiled machine (through :class:`~flowmachine.engine.task.Task`, as the test
+replay does) and writes the next version of the record, or only keeps the task
+alive, or writes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any, Literal
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
+from django.utils.translation import gettext_lazy as _
+
+from flowmachine.backends.base import BaseStateStore
+from flowmachine.binding import binding_hash
+from flowmachine.components import Jump
+from flowmachine.conf import flow_settings
+from flowmachine.engine import events
+from flowmachine.engine.task import Task
+from flowmachine.engine.urls import JUMP_PARAM, VERSION_PARAM
+from flowmachine.exceptions import FlowDefinitionError, InvalidJump
+from flowmachine.web.provisional import ON_COMPLETE_PARAM
+from flowmachine.web.serving import Endpoint, same_site, store_alias
+
+logger = logging.getLogger("flowmachine")
+
+__all__ = ["STALE_MESSAGE", "run"]
+
+STALE_MESSAGE = _(
+    "This page was out of date: the task changed in another window or tab since it was shown. "
+    "Here is the current step; check it and submit again."
+)
+
+
+def run(
+    endpoint: Endpoint, request: HttpRequest, kwargs: dict[str, Any], store: BaseStateStore, task: Task
+) -> HttpResponseBase:
+    """Serve *request* for *task* at *endpoint*'s step, and save what changed."""
+    task.url_kwargs.update({k: str(v) for k, v in kwargs.items()})
+    place = endpoint.place
+    if place is None or place is not task.current_place:
+        if place is not None and place.name in task.history and place.is_action:
+            task.rewind(place)
+        else:
+            if request.method == "POST":
+                logger.info("POST for %s while task %s… is at %s: redirected", place, task.id[:8], task.current_place)
+            return HttpResponseRedirect(task.urls.current())
+    elif request.method == "POST" and not task.provisional and _is_stale(request, task):
+        return _refuse_stale(endpoint, request, kwargs, task)  # changes nothing: no write
+    response = _respond(endpoint, request, kwargs, task)
+    write = _write_needed(request, task)
+    if write is None:
+        task.events.clear()
+        return response
+    if write == "touch":  # only keeps the task alive: no signals, no transaction of its own
+        store.touch(task.id)
+        return response
+    alias = store_alias(store)
+    # POSTs are already in the request's transaction; a GET that writes opens one here.
+    in_transaction = transaction.get_connection(alias).in_atomic_block
+    with contextlib.nullcontext() if in_transaction else transaction.atomic(using=alias):
+        counts = events.before_save(request, task)
+        # Bound again at every write: the request was the owner's, and a login() in its step may have
+        # flushed the session (another user, a new password) and the binder's secret with it.
+        task.record.binding = binding_hash(endpoint.handler.binder_value(request))
+        raw = task.next_record()
+        store.put_state(task.id, raw)
+        task.saved(raw)
+        events.after_save(request, endpoint.flow, task, counts)
+    return response
+
+
+def _respond(
+    endpoint: Endpoint, request: HttpRequest, kwargs: dict[str, Any], task: Task, *, afresh: bool = False
+) -> HttpResponseBase:
+    """Run the preconditions, the scaffolds' hooks and the action (or follow a jump link)."""
+    scaffolds, action = task.bind(request, kwargs)
+    refusal = task.check_preconditions(request, [*scaffolds, action])
+    if refusal is not None:
+        return refusal.response
+    link = request.GET.get(JUMP_PARAM) if request.method in ("GET", "HEAD") else None
+    if link is not None and JUMP_PARAM not in task.urls.carry and not afresh:
+        response: Any = _follow_link(endpoint, request, task, link)
+    else:
+        for scaffold in scaffolds:
+            scaffold.prepare(request)
+        result = action.show_afresh() if afresh else action.dispatch(request, **kwargs)
+        response = result if isinstance(result, HttpResponseBase) else _apply(endpoint, request, task, result)
+    for scaffold in reversed(scaffolds):
+        response = scaffold.handle_response(response) or response
+    return response  # type: ignore[no-any-return]
+
+
+def _apply(endpoint: Endpoint, request: HttpRequest, task: Task, outcome: Any) -> HttpResponseBase:
+    """What the action returned (COMPLETE or a jump), applied to the machine: redirect to the next step."""
+    task.urls.carry.clear()  # this change writes the record: URLs need not carry the start any more
+    try:
+        place = task.advance(outcome)
+    except InvalidJump:
+        logger.exception("Invalid jump in flow %s", endpoint.flow.name)
+        raise
+    if place is None:
+        return _finish(endpoint, request, task)
+    return HttpResponseRedirect(task.urls.url_for(place))
+
+
+def _follow_link(endpoint: Endpoint, request: HttpRequest, task: Task, target: str) -> HttpResponseBase:
+    """A ``link_to`` link: jump from the current step, keeping the link's other query args."""
+    try:
+        place = task.advance(Jump(target))
+    except InvalidJump as exc:
+        logger.warning("Refused link jump: %s", exc)
+        return HttpResponseRedirect(task.urls.current())
+    if place is None:
+        return _finish(endpoint, request, task)
+    if task.provisional:
+        task.urls.carry[JUMP_PARAM] = target  # replayed by the target's page: nothing is stored yet
+    skip = {flow_settings.FLOWS_TASK_ID_PARAM, JUMP_PARAM}
+    query = {k: request.GET.getlist(k) for k in request.GET if k not in skip}
+    return HttpResponseRedirect(task.urls.url_for(place, query))
+
+
+def _finish(endpoint: Endpoint, request: HttpRequest, task: Task) -> HttpResponseBase:
+    """The flow completed: go to the task's own on-complete URL (this site only), else the handler's."""
+    wanted = task.record.on_complete
+    if wanted and same_site(request, wanted) is None:
+        logger.warning("Refused on-complete URL %r of task %s…", wanted, task.id[:8])
+        wanted = None
+    done = wanted or endpoint.handler.on_complete_url
+    if not done:
+        raise FlowDefinitionError(
+            f"Flow {endpoint.flow.name!r} completed but has nowhere to go: pass "
+            f"on_complete_url to flow_entry_link() or ?{ON_COMPLETE_PARAM}=, or set "
+            f"FlowHandler(on_complete_url=...)."
+        )
+    task.done_url = str(done)
+    return HttpResponseRedirect(task.done_url)
+
+
+def _write_needed(request: HttpRequest, task: Task) -> Literal["put", "touch"] | None:
+    """What this request must write: ``"put"`` (a new version), ``"touch"`` (keep it alive) or None."""
+    if task.provisional:
+        # Lazy creation: the first POST that changes the task writes its first record.
+        if request.method != "POST" or not (task.finished or task.journal_changes() or task.modified):
+            return None
+        return "put"
+    if task.finished or task.journal_changes() or task.modified:
+        return "put"
+    if time.time() - task.record.accessed > _touch_interval():
+        return "touch"
+    return None
+
+
+def _is_stale(request: HttpRequest, task: Task) -> bool:
+    """Whether a POST for the current step comes from a page rendered before the task's last move.
+
+    A form without the version field (a template not using ``{% flow_form_header %}``) is never stale.
+    """
+    sent = request.POST.get(VERSION_PARAM)
+    return sent is not None and sent != str(task.moved_at)
+
+
+def _refuse_stale(endpoint: Endpoint, request: HttpRequest, kwargs: dict[str, Any], task: Task) -> HttpResponseBase:
+    """A POST from a page older than the task's last move: show the current step afresh, change nothing."""
+    logger.info(
+        "Stale POST for %s of task %s… (page of change %r, task at %d): refused",
+        task.current_place.name,
+        task.id[:8],
+        request.POST.get(VERSION_PARAM),
+        task.moved_at,
+    )
+    task.record.errors = [str(STALE_MESSAGE)]
+    response = _respond(endpoint, request, kwargs, task, afresh=True)
+    if response.status_code == 200:
+        response.status_code = 409
+    return response
+
+
+def _touch_interval() -> float:
+    return min(60.0, float(flow_settings.FLOWS_TASK_IDLE_TIMEOUT) / 10)
