@@ -68,6 +68,8 @@ lint: $(STAMP)
 	cp -r flowmachine build/typecheck/ && cp -r backends build/typecheck/flowmachine/backends
 	cp tests/__init__.py tests/settings.py tests/models.py build/typecheck/tests/
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml flowmachine
+	@# The allowed import directions (pyproject's [tool.importlinter]): no cycle, no upward import.
+	cd build/typecheck && ../../$(BIN)/lint-imports ../../pyproject.toml
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html

@@ -37,7 +37,7 @@ try:
 except ImportError:  # pragma: no cover - exercised by monkeypatching in tests
     redis = None  # type: ignore[assignment]
 
-__all__ = ["StateStore"]
+__all__ = ["StateStore", "get_client", "installed", "translate_errors"]
 
 #: Seconds to wait for a connection or a reply before calling Redis unavailable.
 SOCKET_TIMEOUT = 2.0
@@ -173,8 +173,13 @@ def _sentinel_client() -> Any:
     return sentinel.master_for(str(service))
 
 
+def installed() -> bool:
+    """Whether redis-py can be imported (the ``redis`` extra)."""
+    return redis is not None
+
+
 @contextmanager
-def _translate_errors(task_id: str) -> Iterator[None]:
+def translate_errors(task_id: str) -> Iterator[None]:
     """Turn redis-py exceptions into flowmachine's, so callers never see redis-py."""
     try:
         yield
@@ -211,7 +216,7 @@ class StateStore(BaseStateStore):
         return max(1, self.idle_timeout)  # Redis rejects an expiry below one second
 
     def get_state(self, task_id: str) -> dict[str, Any] | None:
-        with _translate_errors(task_id):
+        with translate_errors(task_id):
             raw = self.client.getex(self.key(task_id), ex=self._ttl())
         if raw is None:
             return None
@@ -230,7 +235,7 @@ class StateStore(BaseStateStore):
         """The ids under this store's key prefix, found with SCAN (never KEYS): Redis drops expired keys."""
         prefix = flow_settings.FLOWS_REDIS_KEY_PREFIX
         pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
-        with _translate_errors("scan"):
+        with translate_errors("scan"):
             for key in self.client.scan_iter(match=pattern, count=1000):
                 yield (key.decode() if isinstance(key, bytes) else str(key))[len(prefix) :]
 
@@ -246,7 +251,7 @@ class StateStore(BaseStateStore):
             yield from self._read_batch(batch)
 
     def _read_batch(self, ids: list[str]) -> Iterator[tuple[str, dict[str, Any] | None]]:
-        with _translate_errors("batch"):
+        with translate_errors("batch"):
             pipe = self.client.pipeline(transaction=False)
             for task_id in ids:
                 pipe.get(self.key(task_id))
@@ -262,7 +267,7 @@ class StateStore(BaseStateStore):
     def put_state(self, task_id: str, state: dict[str, Any]) -> None:
         version = int(state["version"])
         value = b"%d\n" % version + self.encode(state)
-        with _translate_errors(task_id):
+        with translate_errors(task_id):
             result = self._cas(keys=[self.key(task_id)], args=[version, value, self._ttl()])
         if result == 1:
             return
@@ -273,5 +278,5 @@ class StateStore(BaseStateStore):
         raise ConflictError(f"Task {task_id[:8]}… changed since it was read (version {version - 1}).")
 
     def delete_state(self, task_id: str) -> None:
-        with _translate_errors(task_id):
+        with translate_errors(task_id):
             self.client.delete(self.key(task_id))

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils.crypto import constant_time_compare, salted_hmac
+
+from flowmachine.conf import flow_settings
 
 SESSION_KEY = "_flowmachine_binder"
 
@@ -55,10 +58,6 @@ def provisional_binding(request: HttpRequest) -> str:
     crawler's visits store nothing and another browser cannot use the id.
     Without ``CsrfViewMiddleware`` the configured ``FLOWS_TASK_BINDER`` is used.
     """
-    from django.conf import settings
-
-    from flowmachine.conf import flow_settings
-
     if "django.middleware.csrf.CsrfViewMiddleware" not in getattr(settings, "MIDDLEWARE", ()):
         return str(flow_settings.FLOWS_TASK_BINDER(request))
     get_token(request)

@@ -131,7 +131,7 @@ def _check_funnel() -> list[checks.CheckMessage]:
         kind = funnel.backend()
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), hint="Set FLOWS_FUNNEL to None, 'db' or 'redis'.", id="flowmachine.E021")]
-    if kind == "redis" and redis_store.redis is None:
+    if kind == "redis" and not redis_store.installed():
         return [
             checks.Error(
                 'FLOWS_FUNNEL = "redis" needs redis-py, which is not installed.',

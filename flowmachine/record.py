@@ -73,7 +73,7 @@ class Field(Generic[T]):
         if not isinstance(value, self.kind) or (isinstance(value, bool) and bool not in _tuple(self.kind)):
             return True
         if self.items is not None:
-            values = value.values() if isinstance(value, dict) else value
+            values: Any = value.values() if isinstance(value, dict) else value
             return not all(isinstance(item, self.items) for item in values)
         return False
 

@@ -29,6 +29,8 @@ TASK_NAME = "flowmachine.cleanup"
 @shared_task(name=TASK_NAME, ignore_result=False)
 def cleanup_task(batch_size: int | None = None, store: str | None = None) -> dict[str, Any]:
     """Delete expired tasks of *store* (default ``FLOWS_STATE_STORE``) like ``manage.py cleanupflows``."""
+    # Celery imports this module (``imports=[...]``) before Django is set up: the
+    # cleanup code holds models, so it is imported when the task runs.
     from flowmachine.backends import get_store
     from flowmachine.engine.cleanup import cleanup
 

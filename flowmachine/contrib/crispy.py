@@ -24,6 +24,8 @@ from typing import Any
 
 from django.utils.safestring import SafeString, mark_safe
 
+from flowmachine.templatetags.flowmachine import flow_form_header
+
 try:
     from crispy_forms.helper import FormHelper
     from crispy_forms.layout import Layout
@@ -40,8 +42,6 @@ _CSRF_INPUT = re.compile(r"<input\b[^>]*\bname=\"csrfmiddlewaretoken\"[^>]*>")
 
 def flow_hidden_fields(context: Any) -> SafeString:
     """The hidden inputs of ``{% flow_form_header %}`` without its CSRF input (crispy adds its own)."""
-    from flowmachine.templatetags.flowmachine import flow_form_header
-
     return mark_safe(_CSRF_INPUT.sub("", str(flow_form_header(context))))  # noqa: S308 - our own tag's HTML
 
 

@@ -21,7 +21,7 @@ from django.db.models import F
 
 from flowmachine.backends import redis as redis_store
 from flowmachine.conf import flow_settings
-from flowmachine.exceptions import StoreUnavailable
+from flowmachine.exceptions import TaskError
 from flowmachine.models import FunnelCount
 
 logger = logging.getLogger("flowmachine")
@@ -104,17 +104,18 @@ def _key(flow: str) -> str:
 
 def _client() -> Any:
     """The state store's Redis client: the same server, Cluster or Sentinel master as the tasks."""
-    if redis_store.redis is None:
+    if not redis_store.installed():
         raise ImproperlyConfigured('FLOWS_FUNNEL = "redis" needs redis-py: pip install "django-flowmachine[redis]"')
     return redis_store.get_client()
 
 
 def _add_redis(flow: str, totals: Counter[tuple[str, str]]) -> None:
     try:
-        pipe = _client().pipeline(transaction=False)
-        for (action, counter), n in totals.items():
-            pipe.hincrby(_key(flow), f"{action}|{counter}", n)
-        pipe.execute()
-    except (StoreUnavailable, redis_store.redis.RedisError, redis_store.redis.exceptions.RedisClusterException) as exc:
+        with redis_store.translate_errors(f"funnel of {flow}"):
+            pipe = _client().pipeline(transaction=False)
+            for (action, counter), n in totals.items():
+                pipe.hincrby(_key(flow), f"{action}|{counter}", n)
+            pipe.execute()
+    except TaskError as exc:
         # Analytics must never fail the user's step.
         logger.warning("Funnel counts of flow %s were not saved: %s", flow, exc)

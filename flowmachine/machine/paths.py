@@ -42,11 +42,12 @@ def compile_flow(flow: type[Scaffold] | CompiledFlow) -> CompiledFlow:
         compiled = flow
     else:
         handler = registry.handler_serving(flow)
-        compiled = handler.flows[flow] if handler is not None else None
-        if compiled is None:
+        served: CompiledFlow | None = handler.flows[flow] if handler is not None else None
+        if served is None:
             if not (isinstance(flow, type) and issubclass(flow, Scaffold)):
                 raise FlowDefinitionError(f"Expected a Scaffold subclass (an entry point), not {flow!r}.")
-            compiled = CompiledFlow(flow, flow.url if flow.url is not None else "")
+            served = CompiledFlow(flow, flow.url if flow.url is not None else "")
+        compiled = served
     compiled.raise_for_problems()
     return compiled
 

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from django.urls import resolve, reverse
 
 from flowmachine import registry
+from flowmachine.backends import get_store
 from flowmachine.components import Scaffold, Target
 from flowmachine.conf import flow_settings
 from flowmachine.engine.urls import JUMP_PARAM
@@ -243,6 +244,4 @@ class FlowClient:
 
 
 def _default_store() -> Any:
-    from flowmachine.backends import get_store
-
     return get_store()

@@ -306,5 +306,5 @@ def _verify(run: FlowReplay, export: Mapping[str, Any]) -> None:
 def _flow_named(name: Any) -> type[Scaffold]:
     entry = registry.find_entry_point(str(name))
     if entry is not None:
-        return entry  # type: ignore[return-value]
+        return entry
     raise ReplayError(f"No handler serves a flow named {name!r}: pass the flow to replay(journal, flow).")

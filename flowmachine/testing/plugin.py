@@ -14,6 +14,7 @@ import pytest
 @pytest.fixture
 def flow_client(client: Any) -> Any:
     """A :class:`~flowmachine.testing.FlowClient` on pytest-django's ``client``; needs database access."""
+    # pytest loads this plugin before Django is configured: the client is imported when used.
     from flowmachine.testing import FlowClient
 
     return FlowClient(client)

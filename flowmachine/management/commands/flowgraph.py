@@ -102,14 +102,14 @@ def find_flow(spec: str) -> type[Scaffold]:
         raise CommandError(f"The URLconf cannot be loaded, so no flow is registered: {exc}") from exc
     found: dict[type[Scaffold], None] = {}
     for _, entry in registry.entry_points():
-        if entry.component_name() == spec:
+        if entry.__name__ == spec:
             found[entry] = None
     if len(found) == 1:
         return next(iter(found))
     if found:
         paths = ", ".join(f"{c.__module__}.{c.__qualname__}" for c in found)
         raise CommandError(f"Several registered flows are named {spec!r}: {paths}. Give its dotted path.")
-    known = sorted({e.component_name() for _, e in registry.entry_points()})
+    known = sorted({e.__name__ for _, e in registry.entry_points()})
     raise CommandError(
         f"No FlowHandler has an entry point named {spec!r}. Registered: {', '.join(known) or 'none'}. "
         "Or give a Scaffold's dotted path (module.Class)."

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from flowmachine.engine import funnel as _funnel
 from flowmachine import registry
+from flowmachine.engine import funnel as _funnel
 from flowmachine.machine.compiler import FINAL
 
 

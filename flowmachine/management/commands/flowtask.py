@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from flowmachine.backends import get_store
 from flowmachine.conf import flow_settings
 from flowmachine.engine.ids import is_valid_task_id
 from flowmachine.exceptions import TaskError
@@ -71,8 +72,6 @@ class Command(BaseCommand):
         export.add_argument("--indent", type=int, default=2, help="JSON indent (default 2).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from flowmachine.backends import get_store
-
         task_id = options["task_id"]
         if not is_valid_task_id(task_id):
             raise CommandError(f"{task_id!r} is not a task id: ids are 32 url-safe base64 characters.")
