@@ -281,6 +281,11 @@ MALFORMED_FIELDS = {
     "err-not-a-list": ("err", 5),
     "accessed-not-a-number": ("accessed", "yesterday"),
     "data-not-a-dict": ("data", []),
+    "skp-not-a-list": ("skp", {}),
+    "at-not-a-number": ("at", "soon"),
+    "fnl-not-a-dict": ("fnl", [1]),
+    "next-not-a-string": ("next", 5),
+    "fmt-of-a-newer-release": ("fmt", 99),
 }
 
 

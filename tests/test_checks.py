@@ -8,6 +8,7 @@ from django.test import override_settings
 
 from flowmachine import Action, FlowHandler, Linear, Scaffold, registry
 from flowmachine.checks import check_actions_can_render, check_flow_definitions, check_settings
+from flowmachine.machine.compiler import CompiledFlow
 
 
 @pytest.fixture
@@ -256,3 +257,35 @@ def test_a_postgresql_task_database_without_connect_timeout_is_warned_about(monk
     assert ids(messages) == (["flowmachine.W019"] if warned else [])
     if warned:
         assert "'tasks'" in messages[0].msg and "connect_timeout" in messages[0].hint
+
+
+def test_a_dotted_path_whose_import_fails_reports_the_import_error(make_handler):
+    class HoldsBrokenImport(Scaffold):
+        action_set = ["tests.broken_import.Anything"]
+
+    problems = CompiledFlow(HoldsBrokenImport).problems
+    assert [p.id for p in problems] == ["flowmachine.E020"]
+    assert "flowmachine_no_such_dependency" in problems[0].msg
+    assert "tests.broken_import" in problems[0].hint
+
+
+def test_a_dotted_path_to_a_missing_name_still_matches_nothing():
+    class HoldsMissingName(Scaffold):
+        action_set = ["tests.test_checks.NoSuchAction"]
+
+    assert [p.id for p in CompiledFlow(HoldsMissingName).problems] == ["flowmachine.E002"]
+
+
+@pytest.mark.parametrize("value", ["redsi", "Redis", 1, True])
+def test_an_unknown_funnel_backend_is_a_check_error(value):
+    with override_settings(FLOWS_FUNNEL=value):
+        messages = [m for m in check_settings() if m.id == "flowmachine.E021"]
+        assert len(messages) == 1 and repr(value) in messages[0].msg
+        with pytest.raises(SystemCheckError, match="flowmachine.E021"):
+            call_command("check")
+
+
+@pytest.mark.parametrize("value", [None, "db", "redis"])
+def test_the_funnel_backends_pass_the_check(value):
+    with override_settings(FLOWS_FUNNEL=value):
+        assert not [m for m in check_settings() if m.id == "flowmachine.E021"]

@@ -148,3 +148,61 @@ def test_sentinels_without_a_service_name_is_a_clear_error() -> None:
     ):
         with pytest.raises(ImproperlyConfigured, match="FLOWS_REDIS_SENTINEL_SERVICE"):
             get_store()
+
+
+# -- the funnel counts where the tasks are ----------------------------------------------------------
+# FLOWS_REDIS_URL points at a closed port: a funnel that connected to the single-node URL
+# instead of the store's client would drop every count (it logs and goes on).
+
+CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
+
+
+def _funnel_counts(client: Any, prefix: str) -> dict[bytes, bytes]:
+    return dict(client.hgetall(f"{prefix}Deep"))
+
+
+@pytest.mark.django_db
+def test_the_funnel_counts_on_the_cluster_that_holds_the_tasks(redis_cluster_url: str) -> None:
+    from flowmachine.engine import funnel
+
+    prefix = f"fm-funnel-{uuid.uuid4().hex}:"
+    with override_settings(
+        FLOWS_STATE_STORE="flowmachine.backends.redis",
+        FLOWS_REDIS_CLUSTER_URL=redis_cluster_url,
+        FLOWS_REDIS_URL=CLOSED_PORT_URL,
+        FLOWS_REDIS_KEY_PREFIX=prefix,
+        FLOWS_FUNNEL="redis",
+        FLOWS_FUNNEL_KEY_PREFIX=prefix,
+        ROOT_URLCONF="tests.reliability_flows",
+    ):
+        walk_deep(Client())
+        counts = funnel.read("Deep")
+    assert counts["__complete__"]["entered"] == 1
+    assert counts["Deep.DeepName"] == {"entered": 1, "completed": 1, "abandoned": 0}
+    with RedisCluster.from_url(redis_cluster_url) as cluster:
+        assert _funnel_counts(cluster, prefix)[b"Deep.DeepName|completed"] == b"1"
+        for key in list(cluster.scan_iter(match=f"{prefix}*")):
+            cluster.delete(key)
+
+
+@pytest.mark.django_db
+def test_the_funnel_counts_on_the_sentinels_master(sentinel: tuple[Any, int]) -> None:
+    from flowmachine.engine import funnel
+
+    master, port = sentinel
+    prefix = f"fm-funnel-{uuid.uuid4().hex}:"
+    with override_settings(
+        FLOWS_STATE_STORE="flowmachine.backends.redis",
+        FLOWS_REDIS_SENTINELS=[f"127.0.0.1:{port}"],
+        FLOWS_REDIS_SENTINEL_SERVICE="fm-primary",
+        FLOWS_REDIS_URL=CLOSED_PORT_URL,
+        FLOWS_REDIS_KEY_PREFIX=prefix,
+        FLOWS_FUNNEL="redis",
+        FLOWS_FUNNEL_KEY_PREFIX=prefix,
+        ROOT_URLCONF="tests.reliability_flows",
+    ):
+        walk_deep(Client())
+        assert funnel.read("Deep")["Deep.DeepName"]["completed"] == 1
+    with redis.Redis(port=master.port) as direct:
+        assert _funnel_counts(direct, prefix)[b"Deep.DeepName|completed"] == b"1"
+        direct.delete(f"{prefix}Deep")

@@ -597,7 +597,7 @@ class PayPal(NewMethodStep):
         nonce = secrets.token_urlsafe(16)
         self.state["paypal_nonce"] = nonce
         self.state["save_method"] = form.cleaned_data["save"]
-        return_url = self.task.url_for(self.request, self.place, {CHANGE_PARAM: "1"} if self.changing else None)
+        return_url = self.url_of(**({CHANGE_PARAM: "1"} if self.changing else {}))
         product = Product.objects.filter(pk=self.state.get("product_id")).first()
         query = {"nonce": nonce, "return": return_url, "email": self.request.user.email}
         if product is not None:
@@ -642,11 +642,7 @@ class Confirm(Step):
             return self.send_to(ChoosePayment, with_errors=["Some payment details are missing: please choose again."])
         # The trail shows the path taken: a Change link that came back here
         # skipped the later steps, and a branch left for another is not on it.
-        names = {place.component: place.name for place in self.place.lineage()[0].walk()}
-        trail = [names[step] for step in self.path() if step in names and not step.skip_on_back]
-        if self.task.history != trail:
-            self.task.history[:] = trail
-            self.task.modified = True
+        self.set_trail([step for step in self.path() if not step.skip_on_back])
         return super().get(request, *args, **kwargs)
 
     @property
@@ -697,8 +693,7 @@ class Confirm(Step):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        components = {place.name: place.component for place in self.place.lineage()[0].walk()}
-        trail_urls = {components[step.name]: step.url for step in context["flow"].progress.trail}
+        trail_urls = {step.component: step.url for step in self.trail}
         context["rows"] = self.rows(trail_urls) if summary_ready(self.state) else []
         return context
 
