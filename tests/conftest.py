@@ -1,4 +1,8 @@
+from typing import Any
+
 import pytest
+
+from tests import _figures as figures
 
 
 @pytest.fixture
@@ -10,3 +14,10 @@ def shopper(django_user_model):
 # Session-wide services of the reliability tests: a migrated PostgreSQL database
 # for the app servers they start, and a local Redis Cluster.
 from tests._servers import live_pg, redis_cluster_url  # noqa: E402,F401
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures the reliability tests counted (tests/_figures.py), for docs/reliability.md."""
+    for title, line in figures.lines():
+        terminalreporter.write_sep("-", title)
+        terminalreporter.write_line(line)

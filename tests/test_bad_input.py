@@ -6,7 +6,6 @@ None of these may end in a 500: each gets the error page of
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -455,17 +454,9 @@ def test_invalid_jump_in_the_compiled_checkout_names_source_and_target():
 # -- the store is down ----------------------------------------------------------------------------------
 
 
-def _redis_store_missing() -> bool:
-    try:
-        return importlib.util.find_spec("flowmachine.backends.redis") is None
-    except ImportError:
-        return True
-
-
 DOWN = {"FLOWS_STATE_STORE": "flowmachine.backends.redis", "FLOWS_REDIS_URL": "redis://127.0.0.1:1/0"}
 
 
-@pytest.mark.skipif(_redis_store_missing(), reason="flowmachine.backends.redis (backends/redis.py) does not exist yet")
 # The entry URL itself needs no store (lazy creation): see tests/test_security.py.
 @pytest.mark.parametrize("url", [f"/buy/item/?_t={VALID_LOOKING}", "post"])
 def test_an_unreachable_store_gives_503_with_retry_after(client, caplog, url):

@@ -34,6 +34,8 @@ from tests.models import Order
 pytestmark = [pytest.mark.slow]
 
 #: Outages survived and records lost, printed with -s (docs/reliability.md).
+from tests._figures import report  # noqa: E402
+
 FIGURES = {"outages": 0, "records_lost": 0, "503s": 0}
 
 
@@ -207,9 +209,14 @@ def test_redis_outage_on_an_app_server(live_pg: str, tmp_path: Any) -> None:
             assert "Traceback" not in server.output()
 
 
-def test_zz_report_figures() -> None:
-    """Print the outage figures for docs/reliability.md (run with -s)."""
-    print(
-        f"\noutages survived: {FIGURES['outages']}, 503 answers: {FIGURES['503s']}, "
-        f"records lost: {FIGURES['records_lost']}"
-    )
+report(
+    "Redis and PostgreSQL outages",
+    lambda: (
+        (
+            f"outages survived: {FIGURES['outages']}, 503 answers: {FIGURES['503s']}, "
+            f"records lost: {FIGURES['records_lost']}"
+        )
+        if FIGURES["outages"]
+        else None
+    ),
+)

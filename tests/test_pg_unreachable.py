@@ -35,6 +35,8 @@ pytestmark = [
 CONNECT_TIMEOUT = 2
 
 #: Printed with -s for docs/reliability.md.
+from tests._figures import report  # noqa: E402
+
 FIGURES: dict[str, Any] = {"outages": 0, "503s": 0, "records_lost": 0, "blackhole_waits": []}
 
 
@@ -178,12 +180,16 @@ def test_database_black_holed_then_back(proxy: TcpProxy, caplog: Any) -> None:
     outage.recover()
 
 
-def test_zz_report_figures() -> None:
-    """Print the figures for docs/reliability.md (run with -s)."""
+def _figures() -> str | None:
+    if not FIGURES["outages"]:
+        return None
     waits = FIGURES["blackhole_waits"]
     spread = f"{min(waits):.1f}-{max(waits):.1f} s" if waits else "not run"
-    print(
-        f"\nPostgreSQL unreachable: outages survived: {FIGURES['outages']}, 503 answers: {FIGURES['503s']}, "
+    return (
+        f"outages survived: {FIGURES['outages']}, 503 answers: {FIGURES['503s']}, "
         f"records lost: {FIGURES['records_lost']}, black-holed request waits: {spread} "
         f"(connect_timeout={CONNECT_TIMEOUT})"
     )
+
+
+report("PostgreSQL unreachable", _figures)

@@ -277,7 +277,9 @@ def test_delete(store: Any) -> None:
 
 
 def test_delete_missing_is_fine(store: Any) -> None:
-    store.delete_state(new_id())
+    task_id = new_id()
+    store.delete_state(task_id)  # no error
+    assert store.get_state(task_id) is None
 
 
 def test_expired_record_reads_as_none(store: Any, backdoor: Any) -> None:
@@ -315,7 +317,9 @@ def test_write_refreshes_the_idle_timeout(store: Any, backdoor: Any) -> None:
 
 
 def test_touch_of_a_missing_record_is_fine(store: Any) -> None:
-    store.touch(new_id())
+    task_id = new_id()
+    store.touch(task_id)  # no error, and touching creates nothing
+    assert store.get_state(task_id) is None
 
 
 @pytest.mark.parametrize(
@@ -497,3 +501,49 @@ def test_tmpfile_delete_leaves_no_files(tmp_path: Any) -> None:
 def test_tmpfile_default_directory() -> None:
     with override_settings(FLOWS_TMPFILE_DIR=None):
         assert FileStore().directory == Path(tempfile.gettempdir()) / "flowmachine-tasks"
+
+
+# -- optional capabilities: declared by every store, used without type checks ------------------------
+
+
+def test_clear_expired_removes_expired_records_and_reports_each_once(store: Any, backdoor: Any) -> None:
+    live, old, finished = new_id(), new_id(), new_id()
+    store.put_state(live, {**record(1), "pos": "x.A"})
+    store.put_state(old, {**record(1), "pos": "x.B"})
+    store.put_state(finished, {"version": 1, "flow": "x", "done": "/done/"})
+    backdoor.age(old, IDLE + 5)
+    backdoor.age(finished, IDLE + 5)
+    if store.expires_by_itself:
+        # Redis drops expired keys itself: there is nothing left for a cleanup to remove.
+        assert store.get_state(old) is None
+        return
+    try:
+        counted = store.clear_expired(dry_run=True)
+    except NotImplementedError:
+        pytest.skip("removing expired records is optional; this store does not implement it")
+    assert counted.removed == 2
+    batches: list[list[Any]] = []
+    cleared = store.clear_expired(batch_size=1, removed=batches.append)
+    assert cleared.removed == 2
+    removed = sorted((t.task_id, t.flow, t.position) for batch in batches for t in batch)
+    assert removed == sorted([(old, "x", "x.B"), (finished, "x", None)])
+    assert store.get_state(live) is not None
+    assert store.clear_expired().removed == 0
+
+
+def test_a_store_written_to_the_three_methods_has_safe_defaults() -> None:
+    class Minimal(BaseStateStore):
+        def get_state(self, task_id: str) -> None:
+            return None
+
+        def put_state(self, task_id: str, state: dict[str, Any]) -> None:
+            pass
+
+        def delete_state(self, task_id: str) -> None:
+            pass
+
+    minimal = Minimal()
+    assert minimal.db_alias is None and not minimal.atomic_versions and not minimal.expires_by_itself
+    minimal.touch(new_id())
+    with pytest.raises(NotImplementedError, match="clear_expired"):
+        minimal.clear_expired()
