@@ -22,6 +22,7 @@ from django.db import (
     router,
     transaction,
 )
+from django.core.signals import setting_changed
 from django.utils import timezone
 
 from flowmachine.backends.base import (
@@ -39,6 +40,15 @@ _UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 _STATEMENTS: dict[tuple[str, str], str] = {}
+
+
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    """The statements are built per database: rebuild them when the databases change."""
+    if setting == "DATABASES":
+        _STATEMENTS.clear()
+
+
+setting_changed.connect(_settings_changed)
 
 
 def _sql(connection: Any, kind: str) -> str:

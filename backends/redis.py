@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 from flowmachine.backends.base import (
     BaseStateStore,
@@ -66,6 +67,16 @@ return 1
 
 _pools: dict[str, Any] = {}
 _pools_lock = threading.Lock()
+
+
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    """Forget the pools and clients when a Redis setting changes: the next use connects anew."""
+    if setting.startswith("FLOWS_REDIS_"):
+        with _pools_lock:
+            _pools.clear()
+
+
+setting_changed.connect(_settings_changed)
 
 
 def redis_url() -> str:

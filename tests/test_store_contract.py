@@ -27,6 +27,7 @@ from django.test import override_settings
 from django.utils import timezone as dj_timezone
 
 from flowmachine.backends import get_store
+from flowmachine.backends import redis as redis_store
 from flowmachine.backends.base import BaseStateStore
 from flowmachine.backends.tmpfile import StateStore as FileStore
 from flowmachine.exceptions import ConflictError, CorruptStateError, StateEncodingError
@@ -547,3 +548,13 @@ def test_a_store_written_to_the_three_methods_has_safe_defaults() -> None:
     minimal.touch(new_id())
     with pytest.raises(NotImplementedError, match="clear_expired"):
         minimal.clear_expired()
+
+
+def test_caches_built_from_settings_are_rebuilt_when_those_settings_change() -> None:
+    first = get_store("flowmachine.backends.tmpfile")
+    pool = redis_store.get_pool(settings.REDIS_URL)
+    assert get_store("flowmachine.backends.tmpfile") is first and redis_store.get_pool(settings.REDIS_URL) is pool
+    with override_settings(FLOWS_TASK_IDLE_TIMEOUT=IDLE + 1):
+        assert get_store("flowmachine.backends.tmpfile") is not first
+    with override_settings(FLOWS_REDIS_URL=settings.REDIS_URL):
+        assert redis_store.get_pool(settings.REDIS_URL) is not pool
