@@ -11,7 +11,6 @@ step URLs and the template context are kept in modules of their own.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +28,6 @@ from flowmachine.exceptions import CorruptStateError, FlowDefinitionError
 from flowmachine.machine.compiler import COMPLETE_TRIGGER, FINAL, CompiledFlow, Place
 from flowmachine.machine.deploys import fingerprint, relocate
 from flowmachine.record import Record
-
-logger = logging.getLogger("flowmachine")
 
 __all__ = ["Refusal", "Task"]
 
