@@ -96,6 +96,10 @@ def _zero() -> int:
     return 0
 
 
+def _first_format() -> int:
+    return 1
+
+
 class Record:
     """Typed access to a stored record (the dict a store reads and writes, kept as ``raw``)."""
 
@@ -103,7 +107,9 @@ class Record:
 
     # -- every record --------------------------------------------------------
     version: Field[int] = Field("version", int, "the store's change counter: +1 at every save", _zero)
-    format: Field[int] = Field("fmt", int, "the record format it was written in (see the module)", _zero)
+    format: Field[int] = Field(
+        "fmt", int, "the record format it was written in; none: format 1 (see the module)", _first_format
+    )
     flow: Field[str] = Field("flow", str, "the name of the flow (its entry-point scaffold)", str)
     binding: Field[str | None] = Field(
         "bind", (str, _NONE), "keyed hash of the binder value of the task's owner", _none

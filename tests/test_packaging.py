@@ -43,6 +43,10 @@ REQUIRED = [
     "flowmachine/admin.py",
     "flowmachine/signals.py",
     "flowmachine/py.typed",
+    # Every module of the package, found in the source tree, so a new subpackage missing
+    # from pyproject's list fails here.
+    *sorted(str(f.relative_to(ROOT)) for f in (ROOT / "flowmachine").rglob("*.py") if "__pycache__" not in f.parts),
+    *sorted(f"flowmachine/backends/{f.name}" for f in (ROOT / "backends").glob("*.py")),
 ]
 
 #: What the sdist must hold besides the package: the source a packager builds and tests from.

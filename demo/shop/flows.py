@@ -640,9 +640,6 @@ class Confirm(Step):
     def get(self, request, *args, **kwargs):
         if not summary_ready(self.state):
             return self.send_to(ChoosePayment, with_errors=["Some payment details are missing: please choose again."])
-        # The trail shows the path taken: a Change link that came back here
-        # skipped the later steps, and a branch left for another is not on it.
-        self.set_trail([step for step in self.path() if not step.skip_on_back])
         return super().get(request, *args, **kwargs)
 
     @property
@@ -692,6 +689,9 @@ class Confirm(Step):
         return rows
 
     def get_context_data(self, **kwargs):
+        # The trail shows the path taken: a Change link that came back here
+        # skipped the later steps, and a branch left for another is not on it.
+        self.set_trail([step for step in self.path() if not step.skip_on_back])
         context = super().get_context_data(**kwargs)
         trail_urls = {step.component: step.url for step in self.trail}
         context["rows"] = self.rows(trail_urls) if summary_ready(self.state) else []

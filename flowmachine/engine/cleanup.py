@@ -44,7 +44,10 @@ def cleanup(
         raise ValueError(f"batch_size must be at least 1, not {size}.")
     result = CleanupResult(type(store).__module__, dry_run=dry_run)
     if store.expires_by_itself:
-        result.note = "Redis expires task keys by itself (each key's TTL is FLOWS_TASK_IDLE_TIMEOUT): nothing to do."
+        result.note = (
+            f"The store {result.store} expires tasks by itself after FLOWS_TASK_IDLE_TIMEOUT "
+            "(Redis: each key's TTL): nothing to do."
+        )
         return result
 
     def report(batch: list[ExpiredTask]) -> None:

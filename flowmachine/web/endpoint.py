@@ -16,8 +16,9 @@ import logging
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
 from django.urls import NoReverseMatch, reverse
+from django.utils.cache import add_never_cache_headers
 
 from flowmachine.backends.base import BaseStateStore
 from flowmachine.binding import matches
@@ -35,6 +36,9 @@ from flowmachine.web.serving import Serving, same_site, store_alias
 
 logger = logging.getLogger("flowmachine")
 
+#: The methods a flow URL answers: GET and HEAD show a step, POST submits it.
+METHODS = ("GET", "HEAD", "POST")
+
 __all__ = ["FlowEndpoint", "broken_flow_view"]
 
 
@@ -48,6 +52,17 @@ class FlowEndpoint:
         self.entry = entry
 
     def __call__(self, request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
+        response = self._answer(request, kwargs)
+        # Every answer of a flow URL is about one user's journey at one moment: never cached, so
+        # the browser's Forward button and shared caches cannot replay a step the server moved past.
+        add_never_cache_headers(response)
+        return response
+
+    def _answer(self, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase:
+        if request.method not in METHODS:
+            # PUT, PATCH, DELETE...: FormView would run post() for some of them, past the stale-page check.
+            logger.info("Flow %s: %s %s refused (405)", self.flow.name, request.method, request.path)
+            return HttpResponseNotAllowed(METHODS)
         try:
             return self._serve(request, kwargs)
         except StoreUnavailable as exc:

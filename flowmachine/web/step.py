@@ -49,9 +49,11 @@ def run(
     if place is None or place is not task.current_place:
         if place is not None and place.name in task.history and place.is_action:
             task.rewind(place)
+        elif request.method == "POST" and place is not None:
+            # A page the browser kept (Forward, an old tab) of a step the task is not on: its answers
+            # cannot be applied, so show the current step saying so, instead of dropping them silently.
+            return _refuse_stale(endpoint, request, kwargs, task)
         else:
-            if request.method == "POST":
-                logger.info("POST for %s while task %s… is at %s: redirected", place, task.id[:8], task.current_place)
             return HttpResponseRedirect(task.urls.current())
     elif request.method == "POST" and not task.provisional and _is_stale(request, task):
         return _refuse_stale(endpoint, request, kwargs, task)  # changes nothing: no write
@@ -171,10 +173,11 @@ def _is_stale(request: HttpRequest, task: Task) -> bool:
 def _refuse_stale(endpoint: Endpoint, request: HttpRequest, kwargs: dict[str, Any], task: Task) -> HttpResponseBase:
     """A POST from a page older than the task's last move: show the current step afresh, change nothing."""
     logger.info(
-        "Stale POST for %s of task %s… (page of change %r, task at %d): refused",
+        "Stale POST for %s of task %s… (page of %s, change %r; task at change %d): refused",
         task.current_place.name,
         task.id[:8],
-        request.POST.get(VERSION_PARAM),
+        endpoint.place.name if endpoint.place else "the entry",
+        request.POST.get(VERSION_PARAM, "")[:12],
         task.moved_at,
     )
     task.record.errors = [str(STALE_MESSAGE)]

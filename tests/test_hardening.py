@@ -1,0 +1,94 @@
+"""What an attack on the demo found, each fixed: methods, caching, and pages the browser kept.
+
+Each test fails on the behaviour before its fix. They run on the database store
+and, where the store matters, on the Redis store too.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.test import override_settings
+
+from flowmachine.backends import get_store
+from tests.walker import Walker
+
+
+@pytest.fixture(params=["db", "redis"])
+def store_settings(request, settings):
+    """Run the test on the database store and on the Redis store (its own key prefix)."""
+    if request.param == "db":
+        values = {"FLOWS_STATE_STORE": "flowmachine.backends.db"}
+    else:
+        values = {
+            "FLOWS_STATE_STORE": "flowmachine.backends.redis",
+            "FLOWS_REDIS_URL": settings.REDIS_URL,
+            "FLOWS_REDIS_KEY_PREFIX": f"fm-hardening-{uuid.uuid4().hex[:8]}:",
+        }
+    with override_settings(**values):
+        yield request.param
+
+
+def on_login_step(client) -> Walker:
+    walker = Walker(client).start()
+    walker.post({"item": "lamp"})
+    assert walker.path == "/buy/account/login/"
+    return walker
+
+
+# -- 1. only GET, HEAD and POST run a step -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["put", "patch", "delete", "options"])
+def test_other_methods_get_405_with_allow_and_run_nothing(client, store_settings, method):
+    walker = on_login_step(client)
+    before = get_store().get_state(walker.task_id)
+    send = getattr(client, method)
+    for url in (walker.url, f"/buy/item/?_t={walker.task_id}", "/buy/"):
+        response = send(url, data="item=mug", content_type="application/x-www-form-urlencoded")
+        assert response.status_code == 405, url
+        assert response["Allow"] == "GET, HEAD, POST"
+        assert "no-store" in response["Cache-Control"]
+    assert get_store().get_state(walker.task_id) == before
+
+
+@pytest.mark.django_db
+def test_a_put_with_a_csrf_header_does_not_complete_a_step(client, shopper):
+    walker = on_login_step(client)
+    response = client.put(walker.url, data=f"_t={walker.task_id}&choice=login&username=alice&password=s3cret-pass")
+    assert response.status_code == 405
+    assert get_store().get_state(walker.task_id)["pos"] == "Purchase.GetUserAccount.LoginOrRegister"
+
+
+# -- 2. nothing of a flow is cached, and a kept page is not applied silently ---------------------------
+
+
+@pytest.mark.django_db
+def test_every_answer_of_a_flow_url_forbids_caching(client, store_settings):
+    responses = {"entry redirect": client.get("/buy/")}
+    walker = Walker(client).start()
+    responses["first page"] = walker.response
+    responses["POST redirect"] = walker.post({"item": "lamp"})
+    responses["next page"] = walker.response
+    responses["404 page"] = client.get("/buy/item/")
+    responses["410 page"] = client.get(f"/buy/item/?_t={'A' * 32}")
+    responses["409 page"] = client.post(
+        f"/buy/pay/saved/?_t={walker.task_id}", {"_t": walker.task_id, "method": "saved"}
+    )
+    for name, response in responses.items():
+        cache = response.get("Cache-Control", "")
+        assert "no-store" in cache and "private" in cache, (name, cache)
+
+
+@pytest.mark.django_db
+def test_a_post_from_a_page_kept_by_the_browser_says_it_was_out_of_date(client, store_settings, shopper):
+    walker = on_login_step(client)
+    # The user went back to the item page, then pressed Forward onto a page of a step that no longer applies.
+    client.get(f"/buy/item/?_t={walker.task_id}")
+    response = client.post("/buy/account/register/", {"_t": walker.task_id, "username": "new"})
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "This page was out of date" in page
+    assert get_store().get_state(walker.task_id)["pos"] == "Purchase.ChooseItem"
