@@ -12,6 +12,7 @@ import pytest
 from django.test import override_settings
 
 from flowmachine.backends import get_store
+from flowmachine.engine.urls import jump_signature
 from tests.walker import Walker
 
 
@@ -92,3 +93,49 @@ def test_a_post_from_a_page_kept_by_the_browser_says_it_was_out_of_date(client, 
     page = response.content.decode()
     assert "This page was out of date" in page
     assert get_store().get_state(walker.task_id)["pos"] == "Purchase.ChooseItem"
+
+
+# -- 3. only the jump links a page offered are followed -------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_hand_made_jump_link_is_ignored_and_logged(client, store_settings, shopper, caplog):
+    walker = on_login_step(client)
+    walker.post({"choice": "login", "username": "alice", "password": "s3cret-pass"})
+    assert walker.path == "/buy/pay/saved/"
+    caplog.set_level("INFO", logger="flowmachine")
+    response = client.get(f"{walker.url}&_to=Confirm")  # typed by hand: Confirm is reachable, but not offered
+    assert response.status_code == 200
+    assert get_store().get_state(walker.task_id)["pos"] == "Purchase.ChoosePayment.SavedMethod"
+    assert any("without a valid signature" in r.getMessage() for r in caplog.records)
+    forged = client.get(f"{walker.url}&_to=Confirm&_s=forged")
+    assert forged.status_code == 200
+    assert get_store().get_state(walker.task_id)["pos"] == "Purchase.ChoosePayment.SavedMethod"
+
+
+@pytest.mark.django_db
+def test_a_link_signed_for_another_task_or_page_is_not_followed(client, store_settings, shopper):
+    walker = on_login_step(client)
+    here = "Purchase.GetUserAccount.LoginOrRegister"
+    for task_id, page in (("B" * 32, here), (walker.task_id, "Purchase.ChooseItem")):
+        signature = jump_signature(task_id, page, "Register")
+        response = client.get(f"{walker.url}&_to=Register&_s={signature}")
+        assert response.status_code == 200
+        assert get_store().get_state(walker.task_id)["pos"] == here
+    signature = jump_signature(walker.task_id, here, "Register")
+    response = client.get(f"{walker.url}&_to=Register&_s={signature}")
+    assert response.status_code == 302 and "/buy/account/register/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_a_never_saved_id_is_served_only_on_its_first_step_and_its_own_signed_links(client, store_settings):
+    walker = Walker(client).start()  # nothing stored yet
+    for url in (
+        f"/buy/account/login/?_t={walker.task_id}",
+        f"/buy/confirm/?_t={walker.task_id}&_to=Confirm",
+        f"/buy/account/register/?_t={walker.task_id}&_to=GetUserAccount",
+    ):
+        assert client.get(url).status_code == 410, url
+        assert client.post(url, {"_t": walker.task_id, "item": "lamp"}).status_code == 410, url
+    assert get_store().get_state(walker.task_id) is None
+    assert client.get(walker.url).status_code == 200

@@ -35,6 +35,7 @@ from flowmachine.backends.base import (
 )
 from flowmachine.conf import DEFAULTS
 from flowmachine.engine.ids import TASK_ID_LENGTH, is_fresh_provisional, new_task_id
+from flowmachine.engine.urls import jump_signature
 from flowmachine.exceptions import CorruptStateError
 from flowmachine.models import TaskRecord
 from tests.models import Order
@@ -104,10 +105,17 @@ def test_a_hostile_link_target_redirects_within_the_flow(client, shopper, target
     walker.post(LOGIN)
     walker.post({"method": "new"})
     assert walker.path == "/buy/pay/new/card/"
-    response = client.get(walker.url + "&" + urlencode({"_to": target}))
+    here = "Purchase.ChoosePayment.NewPaymentMethod.CardNumber"
+    # Signed as a page's link_to(target) would sign it: refused by the machine, redirected within the flow.
+    signed = {"_to": target, "_s": jump_signature(walker.task_id, here, target)}
+    response = client.get(walker.url + "&" + urlencode(signed))
     assert response.status_code == 302
     assert is_local(response["Location"]), response["Location"]
-    assert get_store().get_state(walker.task_id)["pos"] == "Purchase.ChoosePayment.NewPaymentMethod.CardNumber"
+    assert get_store().get_state(walker.task_id)["pos"] == here
+    # Hand-made (unsigned): not followed at all; the page is shown as it is.
+    response = client.get(walker.url + "&" + urlencode({"_to": target}))
+    assert response.status_code == 200
+    assert get_store().get_state(walker.task_id)["pos"] == here
 
 
 @pytest.mark.django_db

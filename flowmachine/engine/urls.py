@@ -5,17 +5,36 @@ from __future__ import annotations
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from django.core.signing import Signer
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 
 from flowmachine.conf import flow_settings
 from flowmachine.machine.compiler import CompiledFlow, Place
 
-__all__ = ["JUMP_PARAM", "VERSION_PARAM", "TaskUrls"]
+__all__ = ["JUMP_PARAM", "SIGNATURE_PARAM", "VERSION_PARAM", "TaskUrls", "jump_signature", "is_signed_jump"]
 
 #: Query parameter of a ``link_to`` link: the component to jump to.
 JUMP_PARAM = "_to"
 #: Hidden form field carrying the change of the task a page was rendered from (stale pages).
 VERSION_PARAM = "_v"
+#: Query parameter of a ``link_to`` link: its signature over the task, the page and the target.
+SIGNATURE_PARAM = "_s"
+
+_SALT = "flowmachine.jump-link"
+
+
+def jump_signature(task_id: str, source: str, target: str) -> str:
+    """The signature a link from step *source* of task *task_id* to *target* carries."""
+    return Signer(salt=_SALT).signature(f"{task_id}\0{source}\0{target}")
+
+
+def is_signed_jump(task_id: str, source: str, target: str, signature: str) -> bool:
+    """Whether *signature* is that of a link this server made from *source* to *target* in this task.
+
+    Only the links a page offered are followed: a hand-made ``?_to=`` is not.
+    """
+    return bool(signature) and constant_time_compare(signature, jump_signature(task_id, source, target))
 
 
 class LocatedTask(Protocol):
@@ -64,13 +83,14 @@ class TaskUrls:
         bound to the CSRF cookie, which logging in rotates.
         """
         if self.task.provisional:
-            query = {k: v for k, v in self.carry.items() if k != JUMP_PARAM}
+            query = {k: v for k, v in self.carry.items() if k not in (JUMP_PARAM, SIGNATURE_PARAM)}
             return f"{self.restart()}?{urlencode(query)}" if query else self.restart()
         return self.current()
 
     def jump_link(self, place: Place, target: str, query: dict[str, Any]) -> str:
-        """A link from *place* that jumps to the component named *target*."""
-        return self.url_for(place, {JUMP_PARAM: target, **query})
+        """A link from *place* that jumps to the component named *target* (signed: see :func:`is_signed_jump`)."""
+        signature = jump_signature(self.task.id, place.name, target)
+        return self.url_for(place, {JUMP_PARAM: target, SIGNATURE_PARAM: signature, **query})
 
     def restart(self) -> str:
         """Where a new task of the same flow starts."""

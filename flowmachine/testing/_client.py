@@ -12,7 +12,7 @@ from flowmachine import registry
 from flowmachine.backends import get_store
 from flowmachine.components import Scaffold, Target
 from flowmachine.conf import flow_settings
-from flowmachine.engine.urls import JUMP_PARAM
+from flowmachine.engine.urls import JUMP_PARAM, SIGNATURE_PARAM, jump_signature
 from flowmachine.machine.compiler import FINAL
 from flowmachine.machine.paths import Edge, FlowGraph, FlowPath, compile_flow
 from flowmachine.record import Record
@@ -151,7 +151,10 @@ class FlowClient:
         """Follow a ``link_to(target)`` link from the current step."""
         name = target if isinstance(target, str) else target.component_name()
         param = flow_settings.FLOWS_TASK_ID_PARAM
-        url = f"{urlsplit(self.url).path}?{urlencode({param: self.task_id, JUMP_PARAM: name})}"
+        assert self.task_id is not None, "start() the task first"
+        signature = jump_signature(self.task_id, self.position, name)  # as the page's link_to() signs it
+        query = {param: self.task_id, JUMP_PARAM: name, SIGNATURE_PARAM: signature}
+        url = f"{urlsplit(self.url).path}?{urlencode(query)}"
         response = self.client.get(url)
         self._after(response, status, expect)
         return response

@@ -18,7 +18,7 @@ from flowmachine.components import Jump
 from flowmachine.conf import flow_settings
 from flowmachine.engine.ids import is_fresh_provisional, new_task_id
 from flowmachine.engine.task import Task
-from flowmachine.engine.urls import JUMP_PARAM, VERSION_PARAM
+from flowmachine.engine.urls import JUMP_PARAM, SIGNATURE_PARAM, VERSION_PARAM, is_signed_jump
 from flowmachine.exceptions import InvalidJump
 from flowmachine.web.serving import Endpoint, same_site
 
@@ -34,7 +34,7 @@ def start(endpoint: Endpoint, request: HttpRequest, kwargs: dict[str, Any]) -> H
     """The entry URL: a new id, and a redirect to the first step carrying the entry's other query args."""
     flow = endpoint.flow
     task = _fresh(endpoint, request, kwargs, new_task_id(flow.name, provisional_binding(request)))
-    skip = {ON_COMPLETE_PARAM, flow_settings.FLOWS_TASK_ID_PARAM, JUMP_PARAM, VERSION_PARAM}
+    skip = {ON_COMPLETE_PARAM, flow_settings.FLOWS_TASK_ID_PARAM, JUMP_PARAM, SIGNATURE_PARAM, VERSION_PARAM}
     query = {k: request.GET.getlist(k) for k in request.GET if k not in skip}
     return HttpResponseRedirect(task.urls.url_for(task.current_place, query))
 
@@ -49,10 +49,15 @@ def resume(endpoint: Endpoint, request: HttpRequest, kwargs: dict[str, Any], tas
     task = _fresh(endpoint, request, kwargs, task_id)
     target = request.GET.get(JUMP_PARAM)
     if target and place is not None and place is not task.current_place:
-        # The page a link on the first step jumped to: replay the jump.
+        # The page a link on the first step jumped to: replay the jump, if the first step offered it.
+        signature = request.GET.get(SIGNATURE_PARAM, "")
+        if not is_signed_jump(task_id, task.current_place.name, target, signature):
+            logger.info("Flow %s: a young id's jump to %r without a valid signature", flow.name, target[:40])
+            return None
         try:
             if task.advance(Jump(target)) is not None:
                 task.urls.carry[JUMP_PARAM] = target
+                task.urls.carry[SIGNATURE_PARAM] = signature
         except InvalidJump:
             logger.warning("Refused replayed link jump to %r in flow %s", target, flow.name)
             return None

@@ -25,7 +25,7 @@ from flowmachine.components import Jump
 from flowmachine.conf import flow_settings
 from flowmachine.engine import events
 from flowmachine.engine.task import Task
-from flowmachine.engine.urls import JUMP_PARAM, VERSION_PARAM
+from flowmachine.engine.urls import JUMP_PARAM, SIGNATURE_PARAM, VERSION_PARAM, is_signed_jump
 from flowmachine.exceptions import FlowDefinitionError, InvalidJump
 from flowmachine.web.provisional import ON_COMPLETE_PARAM
 from flowmachine.web.serving import Endpoint, same_site, store_alias
@@ -90,6 +90,10 @@ def _respond(
         return refusal.response
     link = request.GET.get(JUMP_PARAM) if request.method in ("GET", "HEAD") else None
     if link is not None and JUMP_PARAM not in task.urls.carry and not afresh:
+        if not is_signed_jump(task.id, task.current_place.name, link, request.GET.get(SIGNATURE_PARAM, "")):
+            logger.info("Flow %s: a jump link to %r without a valid signature was ignored", endpoint.flow.name, link[:40])
+            link = None
+    if link is not None and JUMP_PARAM not in task.urls.carry and not afresh:
         response: Any = _follow_link(endpoint, request, task, link)
     else:
         for scaffold in scaffolds:
@@ -124,8 +128,10 @@ def _follow_link(endpoint: Endpoint, request: HttpRequest, task: Task, target: s
     if place is None:
         return _finish(endpoint, request, task)
     if task.provisional:
-        task.urls.carry[JUMP_PARAM] = target  # replayed by the target's page: nothing is stored yet
-    skip = {flow_settings.FLOWS_TASK_ID_PARAM, JUMP_PARAM}
+        # Replayed by the target's page, signature and all: nothing is stored yet.
+        task.urls.carry[JUMP_PARAM] = target
+        task.urls.carry[SIGNATURE_PARAM] = request.GET.get(SIGNATURE_PARAM, "")
+    skip = {flow_settings.FLOWS_TASK_ID_PARAM, JUMP_PARAM, SIGNATURE_PARAM}
     query = {k: request.GET.getlist(k) for k in request.GET if k not in skip}
     return HttpResponseRedirect(task.urls.url_for(place, query))
 
