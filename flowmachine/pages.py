@@ -40,6 +40,10 @@ PAGES: dict[str, tuple[Any, Any]] = {
         _("This task cannot be continued"),
         _("Its saved progress no longer fits this form, which may have changed since you started."),
     ),
+    "too_large": (
+        _("Your answers could not be kept"),
+        _("They are more than this form can keep. Nothing was changed: go back and shorten them."),
+    ),
     "missing_state": (
         _("Some earlier answers are missing"),
         _("This step needs information from an earlier step that was not given."),

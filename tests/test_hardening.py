@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.test import override_settings
 
 from flowmachine.backends import get_store
 from flowmachine.engine.urls import jump_signature
@@ -27,8 +26,9 @@ def store_settings(request, settings):
             "FLOWS_REDIS_URL": settings.REDIS_URL,
             "FLOWS_REDIS_KEY_PREFIX": f"fm-hardening-{uuid.uuid4().hex[:8]}:",
         }
-    with override_settings(**values):
-        yield request.param
+    for name, value in values.items():  # through pytest-django's fixture, so tests may change more settings
+        setattr(settings, name, value)
+    return request.param
 
 
 def on_login_step(client) -> Walker:
@@ -139,3 +139,58 @@ def test_a_never_saved_id_is_served_only_on_its_first_step_and_its_own_signed_li
         assert client.post(url, {"_t": walker.task_id, "item": "lamp"}).status_code == 410, url
     assert get_store().get_state(walker.task_id) is None
     assert client.get(walker.url).status_code == 200
+
+
+# -- 4. path values belong to the task ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_other_path_values_redirect_to_the_tasks_own_url_and_change_nothing(client, store_settings, method):
+    walker = Walker(client, entry="/plain/product/1/").start()
+    walker.post({})
+    assert walker.path == "/plain/product/1/check/"
+    before = get_store().get_state(walker.task_id)
+    response = getattr(client, method)(f"/plain/product/999/check/?_t={walker.task_id}", {"_t": walker.task_id})
+    assert response.status_code == 302
+    assert response["Location"] == f"/plain/product/1/check/?_t={walker.task_id}"
+    after = get_store().get_state(walker.task_id)
+    assert after["kw"] == before["kw"] == {"product_id": "1"}
+    assert after["data"] == before["data"] == {"product": 1}
+
+
+# -- 5. navigation alone never grows the record; a record too large is a clear page ---------------------
+
+
+@pytest.mark.django_db
+def test_going_back_and_forth_between_two_steps_keeps_the_history_a_path(client, store_settings):
+    from flowmachine.backends.base import encode_record
+    from flowmachine.testing import FlowClient
+
+    flow = FlowClient(client).start("/buy/")
+    flow.step({"item": "lamp"})
+    sizes = []
+    for _ in range(150):
+        flow.jump("Register", expect="Purchase.GetUserAccount.Register")
+        flow.jump("LoginOrRegister", expect="Purchase.GetUserAccount.LoginOrRegister")
+        sizes.append(len(encode_record(flow.record)))
+    assert flow.record["hist"] == ["Purchase.ChooseItem"]
+    assert max(sizes[10:]) <= min(sizes[10:]) + 64  # the journal is folded; nothing else grows
+    assert client.get(flow.url).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_step_that_would_make_the_record_too_large_is_a_clear_page_and_the_task_is_intact(
+    client, store_settings, settings, caplog
+):
+    from flowmachine.backends.base import encode_record
+
+    walker = on_login_step(client)
+    before = get_store().get_state(walker.task_id)
+    settings.FLOWS_MAX_STATE_BYTES = len(encode_record(before)) + 20
+    caplog.set_level("ERROR", logger="flowmachine")
+    response = client.post(walker.url, {"_t": walker.task_id, "choice": "register"})
+    assert response.status_code == 413
+    assert "could not be kept" in response.content.decode()
+    assert get_store().get_state(walker.task_id) == before
+    assert any("Purchase" in r.getMessage() for r in caplog.records)

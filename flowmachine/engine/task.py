@@ -216,7 +216,11 @@ class Task:
                 f"name) to jump to, or an HttpResponse."
             )
         new_position = self.flow.fire(place.name, trigger, self.state)
-        if place.component.skip_on_back:  # type: ignore[attr-defined]
+        if new_position in self.history:
+            # Back to a step already walked (a jump link, a loop): the history stays the path that
+            # leads here, as the back button leaves it, never a log that grows with every move.
+            self._cut_history(self.history.index(new_position))
+        elif place.component.skip_on_back:  # type: ignore[attr-defined]
             # Off the back trail, but a step walked: progress still counts it.
             self.record.skipped.append(len(self.history))
         else:
@@ -233,15 +237,18 @@ class Task:
 
     def rewind(self, place: Place) -> None:
         """Go back to a visited step (the back button): later history is dropped."""
-        index = self.history.index(place.name)
-        del self.history[index:]
-        if self.record.skipped:
-            self.record.skipped = [at for at in self.record.skipped if at <= index]
+        self._cut_history(self.history.index(place.name))
         self._log("back", self.current_place.name, place.name)
         self.current_place = place
         self.record.position = place.name
         self.record.moved_at = self.version + 1
         self.modified = True
+
+    def _cut_history(self, index: int) -> None:
+        """Forget the history from *index* on (and the skip_on_back steps walked after it)."""
+        del self.history[index:]
+        if self.record.skipped:
+            self.record.skipped = [at for at in self.record.skipped if at <= index]
 
     def _log(self, event: str, source: str | None, dest: str | None, change: Any = None) -> None:
         self.events.append((event, source, dest))

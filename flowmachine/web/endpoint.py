@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
 
-from flowmachine.backends.base import BaseStateStore
+from flowmachine.backends.base import BaseStateStore, StateTooLargeError
 from flowmachine.binding import matches
 from flowmachine.conf import flow_settings
 from flowmachine.engine import events
@@ -77,6 +77,12 @@ class FlowEndpoint:
             logger.warning("Concurrent change refused in flow %s: %s", self.flow.name, exc)
             here = same_site(request, request.get_full_path())
             return error_page(request, "conflict", status=409, continue_url=here)
+        except StateTooLargeError as exc:
+            # Rolled back with the request's transaction: the task is as it was before this request.
+            logger.error("Task record of flow %s not saved: %s", self.flow.name, exc)
+            return error_page(
+                request, "too_large", status=413, continue_url=same_site(request, request.get_full_path())
+            )
         except CorruptStateError as exc:
             logger.error("Unusable task record in flow %s: %s", self.flow.name, exc)
             return error_page(request, "corrupt", status=410, restart_url=self.restart_url(request, kwargs))

@@ -44,8 +44,15 @@ def run(
     endpoint: Endpoint, request: HttpRequest, kwargs: dict[str, Any], store: BaseStateStore, task: Task
 ) -> HttpResponseBase:
     """Serve *request* for *task* at *endpoint*'s step, and save what changed."""
-    task.url_kwargs.update({k: str(v) for k, v in kwargs.items()})
     place = endpoint.place
+    bound = task.url_kwargs
+    if any(key in bound and bound[key] != str(value) for key, value in kwargs.items()):
+        # The path values belong to the task (recorded when it started): another product id in
+        # the URL is the task's own URL for that step, never a change of the task.
+        logger.info("Flow %s: path values of task %s… differ from its own: redirected", endpoint.flow.name, task.id[:8])
+        return HttpResponseRedirect(task.urls.url_for(place if place is not None else task.current_place))
+    for key, value in kwargs.items():
+        bound.setdefault(key, str(value))
     if place is None or place is not task.current_place:
         if place is not None and place.name in task.history and place.is_action:
             task.rewind(place)
@@ -91,7 +98,9 @@ def _respond(
     link = request.GET.get(JUMP_PARAM) if request.method in ("GET", "HEAD") else None
     if link is not None and JUMP_PARAM not in task.urls.carry and not afresh:
         if not is_signed_jump(task.id, task.current_place.name, link, request.GET.get(SIGNATURE_PARAM, "")):
-            logger.info("Flow %s: a jump link to %r without a valid signature was ignored", endpoint.flow.name, link[:40])
+            logger.info(
+                "Flow %s: a jump link to %r without a valid signature was ignored", endpoint.flow.name, link[:40]
+            )
             link = None
     if link is not None and JUMP_PARAM not in task.urls.carry and not afresh:
         response: Any = _follow_link(endpoint, request, task, link)
