@@ -41,14 +41,20 @@ def session_binder(request: HttpRequest) -> str:
     return str(value)
 
 
-def binding_hash(value: str) -> str:
-    """The keyed hash of a binder value that task records keep."""
-    return salted_hmac("flowmachine.binding", value, algorithm="sha256").hexdigest()[:32]
+def binding_hash(value: str, task_id: str | None = None) -> str:
+    """The keyed hash of a binder value, over the task's id, that task records keep.
+
+    Covering the id makes each task's binding its own: a record's binding
+    cannot be copied onto another task. ``task_id`` None is the hash of
+    records of format 1, which did not cover it.
+    """
+    message = value if task_id is None else f"{task_id}\0{value}"
+    return salted_hmac("flowmachine.binding", message, algorithm="sha256").hexdigest()[:32]
 
 
-def matches(stored: str, value: str) -> bool:
+def matches(stored: str | None, value: str, task_id: str | None = None) -> bool:
     """Compare a stored binding with a request's binder value in constant time."""
-    return constant_time_compare(stored, binding_hash(value))
+    return bool(stored) and constant_time_compare(str(stored), binding_hash(value, task_id))
 
 
 def provisional_binding(request: HttpRequest) -> str:

@@ -8,7 +8,10 @@ carries the number of the format it was written in (``fmt``):
 
 * records without ``fmt`` were written before formats were numbered; their
   shape is format 1, and they are read as such;
-* format 1 is the current format;
+* format 1: the binding hash (``bind``) does not cover the task id;
+* format 2, the current format: the binding hash covers the task id, and the
+  journal's entries are checked like the other fields. A format-1 record is
+  read as it is and written back as format 2 at its next save;
 * a record of a higher format was written by a newer release and is refused
   as corrupt (410) rather than misread.
 
@@ -28,7 +31,7 @@ from typing import Any, Generic, TypeVar, overload
 __all__ = ["FORMAT", "FIELDS", "Field", "Record"]
 
 #: The record format this release writes.
-FORMAT = 1
+FORMAT = 2
 
 T = TypeVar("T")
 
@@ -43,6 +46,8 @@ class Field(Generic[T]):
     default: Callable[[], T]
     #: When a record holds the key, each item of the value (list items, dict values) must be of this type.
     items: type | tuple[type, ...] | None = None
+    #: And each item must pass this check, when given.
+    item_check: Callable[[Any], bool] | None = None
 
     def __set_name__(self, owner: type, name: str) -> None:
         FIELDS[name] = self
@@ -74,7 +79,8 @@ class Field(Generic[T]):
             return True
         if self.items is not None:
             values: Any = value.values() if isinstance(value, dict) else value
-            return not all(isinstance(item, self.items) for item in values)
+            check = self.item_check or (lambda item: True)
+            return not all(isinstance(item, self.items) and check(item) for item in values)
         return False
 
 
@@ -90,6 +96,17 @@ _NONE = type(None)
 
 def _none() -> None:
     return None
+
+
+def journal_entry_ok(entry: list[Any]) -> bool:
+    """The shape of a journal entry: ``[time, event, where it led, sets?, deleted keys?]``."""
+    if not 3 <= len(entry) <= 5 or not isinstance(entry[0], int) or isinstance(entry[0], bool):
+        return False
+    if not isinstance(entry[1], str) or not isinstance(entry[2], (str, type(None))):
+        return False
+    if len(entry) > 3 and not isinstance(entry[3], dict):
+        return False
+    return len(entry) < 5 or (isinstance(entry[4], list) and all(isinstance(k, str) for k in entry[4]))
 
 
 def _zero() -> int:
@@ -117,7 +134,12 @@ class Record:
     created: Field[int] = Field("created", int, "when the task was started (Unix seconds)", _zero)
     accessed: Field[int] = Field("accessed", int, "when the record was last saved (Unix seconds)", _zero)
     journal: Field[list[Any]] = Field(
-        "jrnl", list, "moves and state deltas, oldest first (see flowmachine.engine.journal)", list, items=list
+        "jrnl",
+        list,
+        "moves and state deltas, oldest first (see flowmachine.engine.journal)",
+        list,
+        items=list,
+        item_check=journal_entry_ok,
     )
     # -- a running task --------------------------------------------------------
     position: Field[str] = Field("pos", str, "the dotted name of the current action", str)
@@ -220,6 +242,11 @@ class Record:
     def finished(self) -> bool:
         """Whether this is a finished marker."""
         return "done" in self.raw
+
+    @property
+    def binding_covers_id(self) -> bool:
+        """Whether ``bind`` was computed over the task id (format 2 on)."""
+        return self.format >= 2
 
     @property
     def running(self) -> bool:

@@ -194,3 +194,57 @@ def test_a_step_that_would_make_the_record_too_large_is_a_clear_page_and_the_tas
     assert "could not be kept" in response.content.decode()
     assert get_store().get_state(walker.task_id) == before
     assert any("Purchase" in r.getMessage() for r in caplog.records)
+
+
+# -- 8. the binding covers the task id; the journal is checked; a finished task's link stays on the site --
+
+
+@pytest.mark.django_db
+def test_a_binding_copied_onto_another_task_does_not_bind_it(client, store_settings):
+    walker = on_login_step(client)
+    other = Walker(client).start()
+    other.post({"item": "mug"})
+    mine, theirs = get_store().get_state(walker.task_id), get_store().get_state(other.task_id)
+    assert mine["bind"] != theirs["bind"]  # the same browser, two tasks: two bindings
+    mine["bind"] = theirs["bind"]
+    mine["version"] += 1
+    get_store().put_state(walker.task_id, mine)
+    assert client.get(walker.url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_record_of_format_one_is_read_and_written_back_as_format_two(client, store_settings):
+    from flowmachine.binding import binding_hash, session_binder
+
+    walker = on_login_step(client)
+    record = get_store().get_state(walker.task_id)
+    request = type("R", (), {"session": client.session})()
+    record.update(fmt=1, bind=binding_hash(session_binder(request)), version=record["version"] + 1)
+    get_store().put_state(walker.task_id, record)
+    assert client.get(walker.url).status_code == 200
+    walker.post({"choice": "register"})
+    saved = get_store().get_state(walker.task_id)
+    assert saved["fmt"] == 2 and saved["bind"] == binding_hash(session_binder(request), walker.task_id)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "entry", [["x", "start", None], [1, 2, None], [1, "start", None, [], []], [1, "a", "b", {}, [3]]]
+)
+def test_a_malformed_journal_entry_makes_the_record_corrupt(client, store_settings, entry):
+    walker = on_login_step(client)
+    record = get_store().get_state(walker.task_id)
+    record["jrnl"].append(entry)
+    record["version"] += 1
+    get_store().put_state(walker.task_id, record)
+    assert client.get(walker.url).status_code == 410
+
+
+@pytest.mark.django_db
+def test_a_finished_task_links_only_within_the_site(client, store_settings):
+    walker = on_login_step(client)
+    record = get_store().get_state(walker.task_id)
+    marker = {"version": record["version"] + 1, "fmt": 2, "flow": "Purchase", "bind": record["bind"]}
+    get_store().put_state(walker.task_id, {**marker, "done": "https://evil.example/"})
+    page = client.get(walker.url)
+    assert page.status_code == 410 and "evil.example" not in page.content.decode()

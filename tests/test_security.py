@@ -213,11 +213,12 @@ def test_the_binder_is_compared_in_constant_time(monkeypatch):
         return real(a, b)
 
     monkeypatch.setattr(binding, "constant_time_compare", spy)
-    stored = binding.binding_hash("value")
-    assert binding.matches(stored, "value")
-    assert not binding.matches(stored, "other")
-    assert not binding.matches("", "value")
+    stored = binding.binding_hash("value", "T" * 32)
+    assert binding.matches(stored, "value", "T" * 32)
+    assert not binding.matches(stored, "other", "T" * 32)
+    assert not binding.matches(stored, "value", "U" * 32)  # the hash covers the task id
     assert len(calls) == 3
+    assert not binding.matches("", "value")  # nothing stored: never bound
 
 
 MALFORMED = ["abc", "A" * 31, "A" * 33, "A" * 16 + "/" + "A" * 15, "A" * 31 + "=", "é" * 32, "../" * 11 + "AA"]

@@ -112,12 +112,15 @@ class Task:
             flow=flow.name,
             position=first.name,
             data=dict(initial_state or {}),
-            binding=None if binder_value is None else binding_hash(binder_value),
+            binding=None,
             on_complete=on_complete,
             url_kwargs={k: str(v) for k, v in (url_kwargs or {}).items()},
             fingerprint=fingerprint(flow),
         )
-        task = cls(task_id or new_task_id(flow.name), record, flow, namespace, fresh=True)
+        task_id = task_id or new_task_id(flow.name)
+        if binder_value is not None:
+            record.binding = binding_hash(binder_value, task_id)
+        task = cls(task_id, record, flow, namespace, fresh=True)
         task._log("start", None, first.name)
         return task
 

@@ -91,7 +91,7 @@ def _task_highlight(request: HttpRequest, handler: Serving, graphs: list[FlowGra
     record = Record(raw) if raw is not None else None
     if record is None or not record.running or record.problems():
         return None
-    if not matches(str(record.binding or ""), handler.binder_value(request)):
+    if not matches(record.binding, handler.binder_value(request), task_id if record.binding_covers_id else None):
         return None
     graph = next((g for g in graphs if g.name == record.flow), None)
     if graph is None:

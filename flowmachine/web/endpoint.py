@@ -120,7 +120,8 @@ class FlowEndpoint:
             events.expired(request, self.flow, task_id, self.place.name if self.place else None)
             return error_page(request, "expired", status=410, restart_url=self.restart_url(request, kwargs))
         record = Record(raw)
-        if not matches(str(record.binding or ""), self.handler.binder_value(request)):
+        owner = task_id if record.binding_covers_id else None
+        if not matches(record.binding, self.handler.binder_value(request), owner):
             return self.not_found(request, kwargs, f"task {task_id[:8]}… is bound to another user")
         if record.flow not in flow_names(self.flow):
             return self.not_found(request, kwargs, f"task {task_id[:8]}… belongs to flow {record.flow!r}")
@@ -130,7 +131,7 @@ class FlowEndpoint:
                 request,
                 "finished",
                 status=410,
-                continue_url=record.done,
+                continue_url=same_site(request, record.done),
                 restart_url=self.restart_url(request, kwargs),
             )
         task = Task.load(task_id, raw, self.flow, self.namespace(request))

@@ -79,7 +79,7 @@ def run(
         counts = events.before_save(request, task)
         # Bound again at every write: the request was the owner's, and a login() in its step may have
         # flushed the session (another user, a new password) and the binder's secret with it.
-        task.record.binding = binding_hash(endpoint.handler.binder_value(request))
+        task.record.binding = binding_hash(endpoint.handler.binder_value(request), task.id)
         raw = task.next_record()
         store.put_state(task.id, raw)
         task.saved(raw)
