@@ -230,6 +230,9 @@ class BaseStateStore:
     #: True when the store drops expired records by itself (Redis key expiry), so
     #: :meth:`clear_expired` has nothing to do.
     expires_by_itself: bool = False
+    #: True when :meth:`get_state_for` refreshes the owner's expiry itself, so a page view
+    #: never needs a :meth:`touch` (and its round trip) to keep the task alive.
+    owner_reads_refresh: bool = False
 
     @property
     def db_alias(self) -> str | None:
@@ -247,6 +250,15 @@ class BaseStateStore:
 
     def touch(self, task_id: str) -> None:
         """Mark the task as used now without changing it. Optional; default does nothing."""
+
+    def get_state_for(self, task_id: str, binding: str) -> dict[str, Any] | None:
+        """:meth:`get_state` for a requester whose binding hash is *binding*.
+
+        A store whose reads refresh a record's expiry refreshes it here only
+        when the record's ``bind`` is *binding*, so a stranger holding a task's
+        URL cannot keep it alive. Optional: the default is :meth:`get_state`.
+        """
+        return self.get_state(task_id)
 
     def clear_expired(
         self,

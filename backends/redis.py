@@ -1,9 +1,11 @@
 """The Redis state store: one key per task, expiring after the idle timeout.
 
-Each step costs one round trip per operation: a read is ``GETEX`` (which also
-refreshes the expiry) and a write is one Lua script doing compare-and-set on
-the record's version. The stored value is ``b"<version>\\n" + msgpack bytes``
-so the script can check the version without decoding msgpack.
+Each step costs one round trip per operation: a read is one Lua script (``GET``,
+and ``EXPIRE`` when the requester's binding is the record's own, so a stranger
+holding a task's URL cannot keep it alive) and a write is one Lua script doing
+compare-and-set on the record's version. The stored value is
+``b"<version> <binding>\\n" + msgpack bytes`` (``b"<version>\\n"`` without a
+binding), so the scripts check both without decoding msgpack.
 
 Each operation touches one key, so the store also runs on Redis Cluster
 (``FLOWS_REDIS_CLUSTER_URL``) and behind Redis Sentinel
@@ -14,6 +16,7 @@ Needs redis-py: ``pip install "django-flowmachine[redis]"``.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +33,7 @@ from flowmachine.backends.base import (
     StoreUnavailable,
 )
 from flowmachine.conf import flow_settings
+from flowmachine.record import Record
 
 try:
     import redis
@@ -55,15 +59,33 @@ if version <= 1 then
   if head ~= '' then return 0 end
 else
   if head == '' then return 0 end
-  local nl = string.find(head, '\\n', 1, true)
-  if not nl then return -1 end
-  local stored = tonumber(string.sub(head, 1, nl - 1))
+  local stop = string.find(head, '[ \\n]')
+  if not stop then return -1 end
+  local stored = tonumber(string.sub(head, 1, stop - 1))
   if stored == nil then return -1 end
   if stored ~= version - 1 then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 """
+
+#: Read for a requester: KEYS[1] is the task key; ARGV is the requester's binding hash and
+#: the expiry in seconds. Returns the value (false when missing); refreshes the expiry only
+#: when the binding on the value's first line is the requester's.
+_READ_SCRIPT = """
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+local line = string.sub(value, 1, 100)
+local space = string.find(line, ' ', 1, true)
+local newline = string.find(line, '\\n', 1, true)
+if space and newline and space < newline and string.sub(line, space + 1, newline - 1) == ARGV[1] then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return value
+"""
+
+#: A binding hash as the engine writes it (hex), safe on the value's first line.
+_BINDING = re.compile(r"[0-9a-f]{1,64}")
 
 _pools: dict[str, Any] = {}
 _pools_lock = threading.Lock()
@@ -212,12 +234,15 @@ class StateStore(BaseStateStore):
     atomic_versions = True
     #: Each key's TTL is the idle timeout: Redis drops expired tasks itself.
     expires_by_itself = True
+    #: The read script extends the owner's TTL: page views need no touch().
+    owner_reads_refresh = True
 
     def __init__(self) -> None:
         if redis is None:
             raise ImproperlyConfigured('The Redis state store needs redis-py: pip install "django-flowmachine[redis]"')
         self.client = get_client()
         self._cas: Callable[..., Any] = self.client.register_script(_CAS_SCRIPT)
+        self._read: Callable[..., Any] = self.client.register_script(_READ_SCRIPT)
 
     def key(self, task_id: str) -> str:
         """The Redis key holding *task_id*'s record."""
@@ -227,14 +252,20 @@ class StateStore(BaseStateStore):
         return max(1, self.idle_timeout)  # Redis rejects an expiry below one second
 
     def get_state(self, task_id: str) -> dict[str, Any] | None:
+        """The record, read without refreshing its expiry (the requester is not known to own it)."""
         with translate_errors(task_id):
-            raw = self.client.getex(self.key(task_id), ex=self._ttl())
-        if raw is None:
-            return None
-        return self._parse(task_id, raw)
+            raw = self.client.get(self.key(task_id))
+        return None if raw is None else self._parse(task_id, raw)
+
+    def get_state_for(self, task_id: str, binding: str) -> dict[str, Any] | None:
+        """The record, its expiry refreshed if *binding* is its own: one round trip."""
+        with translate_errors(task_id):
+            raw = self._read(keys=[self.key(task_id)], args=[binding, self._ttl()])
+        return None if raw is None else self._parse(task_id, raw)
 
     def _parse(self, task_id: str, raw: bytes) -> dict[str, Any]:
-        head, sep, body = bytes(raw).partition(b"\n")
+        first, sep, body = bytes(raw).partition(b"\n")
+        head = first.split(b" ", 1)[0]
         if not sep or not head.isdigit():
             raise CorruptStateError(f"Task {task_id[:8]}… has no version prefix: it was not written by flowmachine.")
         record = self.decode(body)
@@ -277,7 +308,11 @@ class StateStore(BaseStateStore):
 
     def put_state(self, task_id: str, state: dict[str, Any]) -> None:
         version = int(state["version"])
-        value = b"%d\n" % version + self.encode(state)
+        binding = Record(state).binding
+        line = (
+            b"%d %s\n" % (version, binding.encode()) if binding and _BINDING.fullmatch(binding) else b"%d\n" % version
+        )
+        value = line + self.encode(state)
         with translate_errors(task_id):
             result = self._cas(keys=[self.key(task_id)], args=[version, value, self._ttl()])
         if result == 1:
@@ -287,6 +322,11 @@ class StateStore(BaseStateStore):
         if version <= 1:
             raise ConflictError(f"Task {task_id[:8]}… already exists.")
         raise ConflictError(f"Task {task_id[:8]}… changed since it was read (version {version - 1}).")
+
+    def touch(self, task_id: str) -> None:
+        """Keep the task alive: its expiry starts again (the engine calls it only for the owner)."""
+        with translate_errors(task_id):
+            self.client.expire(self.key(task_id), self._ttl())
 
     def delete_state(self, task_id: str) -> None:
         with translate_errors(task_id):

@@ -8,6 +8,7 @@ every request must produce the same value.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -39,6 +40,20 @@ def session_binder(request: HttpRequest) -> str:
     if not value:
         value = session[SESSION_KEY] = secrets.token_urlsafe(24)
     return str(value)
+
+
+def existing_value(binder: Any, request: HttpRequest) -> str | None:
+    """The binder's value for *request* if it has one already, without creating one (None: it has none).
+
+    A request that is refused (another user's task, an expired one) must leave
+    nothing behind: with the default binder, asking for the value would store
+    a new secret in a new session. Other binders are asked as usual.
+    """
+    if binder is session_binder:
+        session = getattr(request, "session", None)
+        value = session.get(SESSION_KEY) if session is not None else None
+        return str(value) if value else None
+    return str(binder(request))
 
 
 def binding_hash(value: str, task_id: str | None = None) -> str:

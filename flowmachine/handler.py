@@ -12,6 +12,7 @@ from django.urls import reverse
 from flowmachine import registry
 from flowmachine.backends import get_store
 from flowmachine.backends.base import BaseStateStore
+from flowmachine.binding import existing_value
 from flowmachine.components import Scaffold
 from flowmachine.conf import flow_settings
 from flowmachine.engine import events
@@ -91,8 +92,12 @@ class FlowHandler:
         return self.state_store  # type: ignore[no-any-return]
 
     def binder_value(self, request: HttpRequest) -> str:
-        """What binds a task to this requester (``FLOWS_TASK_BINDER``)."""
+        """What binds a task to this requester (``FLOWS_TASK_BINDER``); creates it if needed."""
         return str(flow_settings.FLOWS_TASK_BINDER(request))
+
+    def existing_binder_value(self, request: HttpRequest) -> str | None:
+        """The requester's binder value if it has one, without creating one (refusals leave no trace)."""
+        return existing_value(flow_settings.FLOWS_TASK_BINDER, request)
 
     def compiled(self, flow: type[Scaffold]) -> CompiledFlow:
         """The compiled flow of the entry point *flow*; raise if it is not served here or cannot run."""

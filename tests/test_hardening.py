@@ -248,3 +248,45 @@ def test_a_finished_task_links_only_within_the_site(client, store_settings):
     get_store().put_state(walker.task_id, {**marker, "done": "https://evil.example/"})
     page = client.get(walker.url)
     assert page.status_code == 410 and "evil.example" not in page.content.decode()
+
+
+# -- 6. strangers leave no trace ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_strangers_requests_for_a_saved_task_create_no_session_and_no_record(client, store_settings, settings):
+    from django.contrib.sessions.models import Session
+    from django.test import Client
+
+    walker = on_login_step(client)
+    sessions, before = Session.objects.count(), get_store().get_state(walker.task_id)
+    for _ in range(20):
+        stranger = Client()
+        assert stranger.get(walker.url).status_code == 404
+        assert stranger.post(walker.url, {"_t": walker.task_id, "choice": "register"}).status_code == 404
+        assert stranger.get(f"/buy/item/?_t={'Q' * 32}").status_code == 410
+        assert stranger.get("/buy/item/?_t=short").status_code == 404
+    settings.DEBUG = True
+    assert Client().get(f"/buy/.flowgraph?_t={walker.task_id}&format=mermaid").status_code == 200
+    assert Session.objects.count() == sessions
+    assert get_store().get_state(walker.task_id) == before
+
+
+@pytest.mark.django_db
+def test_on_redis_only_the_owner_keeps_a_task_alive(client, settings):
+    import redis
+    from django.test import Client
+
+    settings.FLOWS_STATE_STORE = "flowmachine.backends.redis"
+    settings.FLOWS_REDIS_URL = settings.REDIS_URL
+    settings.FLOWS_REDIS_KEY_PREFIX = f"fm-alive-{uuid.uuid4().hex[:8]}:"
+    walker = on_login_step(client)
+    key = get_store().key(walker.task_id)
+    with redis.Redis.from_url(settings.REDIS_URL) as direct:
+        direct.expire(key, 30)
+        for _ in range(5):
+            assert Client().get(walker.url).status_code == 404
+        assert direct.ttl(key) <= 30
+        assert client.get(walker.url).status_code == 200
+        assert direct.ttl(key) > 30
+        direct.delete(key)

@@ -93,9 +93,11 @@ def test_get_state_is_one_round_trip(store: Any, monkeypatch: pytest.MonkeyPatch
     store.put_state(task_id, record(1))
     sent = count_commands(store, monkeypatch)
     assert store.get_state(task_id) == record(1)
-    assert sent == ["GETEX"]
+    assert sent == ["GET"]
     assert store.get_state(new_id()) is None
-    assert sent == ["GETEX", "GETEX"]
+    assert sent == ["GET", "GET"]
+    assert store.get_state_for(task_id, "ab12") == record(1)
+    assert sent == ["GET", "GET", "EVALSHA"]
 
 
 def test_put_state_is_one_round_trip(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,23 +121,29 @@ def test_delete_state_is_one_round_trip(store: Any, monkeypatch: pytest.MonkeyPa
     assert sent == ["DEL"]
 
 
-def test_touch_sends_nothing(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_touch_is_one_expire(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     sent = count_commands(store, monkeypatch)
     store.touch(new_id())
-    assert sent == []
+    assert sent == ["EXPIRE"]
 
 
 # -- expiry ------------------------------------------------------------------------
 
 
-def test_write_sets_the_idle_timeout_and_read_refreshes_it(store: Any, client: redis.Redis) -> None:
+def test_write_sets_the_idle_timeout_and_only_the_owners_read_refreshes_it(store: Any, client: redis.Redis) -> None:
     task_id = new_id()
     store.put_state(task_id, record(1))
     key = store.key(task_id)
     assert IDLE - 2 <= client.ttl(key) <= IDLE
     client.expire(key, 30)
     assert client.ttl(key) <= 30
-    store.get_state(task_id)
+    store.get_state(task_id)  # a read for nobody in particular: the expiry stays
+    assert client.ttl(key) <= 30
+    store.get_state_for(task_id, "f00d")  # not the record's binding: the expiry stays
+    assert client.ttl(key) <= 30
+    store.put_state(task_id, {**record(2), "bind": "beef01"})
+    client.expire(key, 30)
+    store.get_state_for(task_id, "beef01")  # its owner's read refreshes it
     assert IDLE - 2 <= client.ttl(key) <= IDLE
 
 

@@ -91,7 +91,8 @@ def _task_highlight(request: HttpRequest, handler: Serving, graphs: list[FlowGra
     record = Record(raw) if raw is not None else None
     if record is None or not record.running or record.problems():
         return None
-    if not matches(record.binding, handler.binder_value(request), task_id if record.binding_covers_id else None):
+    value = handler.existing_binder_value(request)
+    if value is None or not matches(record.binding, value, task_id if record.binding_covers_id else None):
         return None
     graph = next((g for g in graphs if g.name == record.flow), None)
     if graph is None:

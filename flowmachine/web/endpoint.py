@@ -21,7 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
 
 from flowmachine.backends.base import BaseStateStore, StateTooLargeError
-from flowmachine.binding import matches
+from flowmachine.binding import binding_hash, matches
 from flowmachine.conf import flow_settings
 from flowmachine.engine import events
 from flowmachine.engine.ids import is_valid_task_id
@@ -111,7 +111,9 @@ class FlowEndpoint:
     def _continue(
         self, request: HttpRequest, kwargs: dict[str, Any], store: BaseStateStore, task_id: str
     ) -> HttpResponseBase:
-        raw = store.get_state(task_id)
+        value = self.handler.existing_binder_value(request)
+        # Read without refreshing the task's expiry unless the requester may be its owner.
+        raw = store.get_state(task_id) if value is None else store.get_state_for(task_id, binding_hash(value, task_id))
         if raw is None:
             task = provisional.resume(self, request, kwargs, task_id)
             if task is not None:
@@ -121,7 +123,7 @@ class FlowEndpoint:
             return error_page(request, "expired", status=410, restart_url=self.restart_url(request, kwargs))
         record = Record(raw)
         owner = task_id if record.binding_covers_id else None
-        if not matches(record.binding, self.handler.binder_value(request), owner):
+        if value is None or not matches(record.binding, value, owner):
             return self.not_found(request, kwargs, f"task {task_id[:8]}… is bound to another user")
         if record.flow not in flow_names(self.flow):
             return self.not_found(request, kwargs, f"task {task_id[:8]}… belongs to flow {record.flow!r}")

@@ -33,6 +33,8 @@ class Serving(Protocol):
 
     def binder_value(self, request: HttpRequest) -> str: ...
 
+    def existing_binder_value(self, request: HttpRequest) -> str | None: ...
+
 
 class Endpoint(Protocol):
     """The view of one URL of a flow: its entry (``place`` None) or one of its actions."""

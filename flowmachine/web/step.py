@@ -70,7 +70,8 @@ def run(
         task.events.clear()
         return response
     if write == "touch":  # only keeps the task alive: no signals, no transaction of its own
-        store.touch(task.id)
+        if not store.owner_reads_refresh:  # else the owner's read just did
+            store.touch(task.id)
         return response
     alias = store_alias(store)
     # POSTs are already in the request's transaction; a GET that writes opens one here.
