@@ -162,7 +162,7 @@ def test_two_entry_points_at_the_same_url_clash(make_handler):
 
 
 def test_ambiguous_names_are_reported():
-    from tests import test_checks as here
+    from tests.definitions import test_checks as here
 
     twin_a = type("Twin", (Action,), {"__module__": "somewhere.a", "template_name": "x.html"})
     twin_b = type("Twin", (Action,), {"__module__": "somewhere.b", "template_name": "x.html"})
@@ -171,7 +171,7 @@ def test_ambiguous_names_are_reported():
 
     try:
         assert "flowmachine.E010" in ids(CompiledFlow(holder).problems)
-        dotted = type("HoldsDotted", (Scaffold,), {"action_set": ["tests.test_checks.Fine"]})
+        dotted = type("HoldsDotted", (Scaffold,), {"action_set": ["tests.definitions.test_checks.Fine"]})
         assert CompiledFlow(dotted).problems == []
     finally:
         for twin in (twin_a, twin_b):
@@ -261,17 +261,17 @@ def test_a_postgresql_task_database_without_connect_timeout_is_warned_about(monk
 
 def test_a_dotted_path_whose_import_fails_reports_the_import_error(make_handler):
     class HoldsBrokenImport(Scaffold):
-        action_set = ["tests.broken_import.Anything"]
+        action_set = ["tests.definitions.broken_import.Anything"]
 
     problems = CompiledFlow(HoldsBrokenImport).problems
     assert [p.id for p in problems] == ["flowmachine.E020"]
     assert "flowmachine_no_such_dependency" in problems[0].msg
-    assert "tests.broken_import" in problems[0].hint
+    assert "tests.definitions.broken_import" in problems[0].hint
 
 
 def test_a_dotted_path_to_a_missing_name_still_matches_nothing():
     class HoldsMissingName(Scaffold):
-        action_set = ["tests.test_checks.NoSuchAction"]
+        action_set = ["tests.definitions.test_checks.NoSuchAction"]
 
     assert [p.id for p in CompiledFlow(HoldsMissingName).problems] == ["flowmachine.E002"]
 
