@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
+from django.core.signals import setting_changed
 from django.db import (
     DatabaseError,
     IntegrityError,
@@ -22,7 +23,6 @@ from django.db import (
     router,
     transaction,
 )
-from django.core.signals import setting_changed
 from django.utils import timezone
 
 from flowmachine.backends.base import (
