@@ -410,6 +410,6 @@ def test_find_stranded_reports_unserved_flows_and_lost_positions():
 
 
 def test_flowtasks_names_a_store_that_cannot_list(settings):
-    settings.FLOWS_STATE_STORE = "tests.test_store_contract"  # the three-method DictStateStore
+    settings.FLOWS_STATE_STORE = "tests.stores.test_store_contract"  # the three-method DictStateStore
     with pytest.raises(CommandError, match="cannot list its tasks: implement iter_task_ids"):
         call_command("flowtasks", stdout=StringIO())

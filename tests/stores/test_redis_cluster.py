@@ -1,6 +1,6 @@
 """The Redis store on a real local Redis Cluster and behind a real Sentinel.
 
-The store contract suite runs on the cluster too (tests/test_store_contract.py,
+The store contract suite runs on the cluster too (tests/stores/test_store_contract.py,
 the "redis-cluster" cases); here: configuration, a flow walked on each, and
 keys spread over the cluster's masters.
 """

@@ -2,7 +2,7 @@
 
 The module is taken from the page as written (the code block starting with
 ``# mysite/cache_store.py``), loaded as a module that ``FLOWS_STATE_STORE``
-names, and run through every test of tests/test_store_contract.py that takes a
+names, and run through every test of tests/stores/test_store_contract.py that takes a
 store: on Django's Redis cache backend against the real Redis of the test
 settings, and on the local-memory cache backend. A flow is also walked on it
 through the view layer.
@@ -26,10 +26,10 @@ from django.conf import settings
 from django.core.cache import caches
 from django.test import override_settings
 
-import tests.test_store_contract as contract
+import tests.stores.test_store_contract as contract
 from flowmachine.backends import get_store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "stores.md"
 MODULE = "docs_cache_store"
 IDLE = contract.IDLE
