@@ -123,7 +123,7 @@ def test_the_record_keeps_no_raw_binder_secret(client, shopper):
 
 
 def test_a_custom_binder_is_honoured(client, settings):
-    settings.FLOWS_TASK_BINDER = "tests.test_binding.header_binder"
+    settings.FLOWS_TASK_BINDER = "tests.engine.test_binding.header_binder"
     response = client.get("/buy/", HTTP_X_FLOW_USER="ann")
     assert response.status_code == 302
     url = response["Location"]
