@@ -6,7 +6,7 @@ password (email, the emailed code, a new password), a saved method, a card, a
 bank account, the PayPal sandbox hand-off, the summary's Change links and the
 done page, mixed with back, refresh, second tabs, parallel tasks, forged and
 foreign ids, expiry and corrupted records. The machinery and invariants are
-those of tests/test_random_walk.py, plus: one order per finished task.
+those of tests/web/test_random_walk.py, plus: one order per finished task.
 
 It runs in the demo's settings, with demo/ on the path::
 
@@ -49,7 +49,7 @@ from shop.models import Order, Product, SavedPaymentMethod
 
 from flowmachine.binding import SESSION_KEY
 from flowmachine.models import TaskRecord
-from tests.test_random_walk import PROFILE, STATS, DbRaw, FlowWalk, RedisRaw, TaskModel, _run, hidden_values
+from tests.web.test_random_walk import PROFILE, STATS, DbRaw, FlowWalk, RedisRaw, TaskModel, _run, hidden_values
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("demo_site.urls")]
 

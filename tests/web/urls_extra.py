@@ -1,6 +1,6 @@
 """Tiny flows for edge cases, served by their own URLconf.
 
-Use with ``@pytest.mark.urls("tests.urls_extra")``. Everything is mounted
+Use with ``@pytest.mark.urls("tests.web.urls_extra")``. Everything is mounted
 under ``/extra/`` in the ``extra`` namespace; a finished task goes to
 ``/extra-done/``.
 """

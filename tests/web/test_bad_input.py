@@ -404,7 +404,7 @@ def test_post_to_the_entry_url_with_a_task_id_redirects_to_the_current_step(clie
 # -- developer errors ------------------------------------------------------------------------------------
 
 
-@pytest.mark.urls("tests.urls_extra")
+@pytest.mark.urls("tests.web.urls_extra")
 def test_an_unencodable_state_value_names_its_key_and_nothing_is_saved(client):
     walker = Walker(client, entry="/extra/price/").start()
     assert walker.path == "/extra/price/set/"
@@ -421,7 +421,7 @@ def test_an_unencodable_state_value_names_its_key_and_nothing_is_saved(client):
     assert Order.objects.count() == 0
 
 
-@pytest.mark.urls("tests.urls_extra")
+@pytest.mark.urls("tests.web.urls_extra")
 def test_a_jump_to_an_unreachable_target_names_source_and_target(client, caplog):
     walker = Walker(client, entry="/extra/jump/").start()
     assert walker.path == "/extra/jump/hop/"
@@ -457,7 +457,7 @@ def test_invalid_jump_in_the_compiled_checkout_names_source_and_target():
 DOWN = {"FLOWS_STATE_STORE": "flowmachine.backends.redis", "FLOWS_REDIS_URL": "redis://127.0.0.1:1/0"}
 
 
-# The entry URL itself needs no store (lazy creation): see tests/test_security.py.
+# The entry URL itself needs no store (lazy creation): see tests/web/test_security.py.
 @pytest.mark.parametrize("url", [f"/buy/item/?_t={VALID_LOOKING}", "post"])
 def test_an_unreachable_store_gives_503_with_retry_after(client, caplog, url):
     caplog.set_level(logging.INFO, logger="flowmachine")

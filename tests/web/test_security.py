@@ -40,7 +40,7 @@ from flowmachine.models import TaskRecord
 from tests.models import Order
 from tests.walker import Walker
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOGIN = {"choice": "login", "username": "alice", "password": "s3cret-pass"}
 HOSTILE = [
     "https://evil.example/",

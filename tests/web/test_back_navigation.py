@@ -106,7 +106,7 @@ def test_a_step_left_behind_by_going_back_is_out_of_reach_again(client, shopper)
     assert response["Location"] == f"/buy/item/?_t={walker.task_id}"
 
 
-@pytest.mark.urls("tests.urls_extra")
+@pytest.mark.urls("tests.web.urls_extra")
 def test_skip_on_back_actions_are_left_out_of_the_back_trail(client):
     walker = Walker(client, entry="/extra/trail/").start()
     assert walker.path == "/extra/trail/first/"
@@ -217,7 +217,7 @@ def test_data_form_valid_refuses_is_not_kept_as_the_steps_answers(client, shoppe
     assert b'value="999999"' not in client.get(code_step).content
 
 
-@pytest.mark.urls("tests.urls_extra")
+@pytest.mark.urls("tests.web.urls_extra")
 def test_a_skip_on_back_step_still_counts_in_progress_until_going_back_before_it(client):
     walker = Walker(client, entry="/extra/trail/").start()
     assert walker.response.context["flow"].progress.step == 1
