@@ -14,10 +14,10 @@ from flowmachine import Action, Linear, Scaffold, Transition
 from flowmachine.diagrams import flow_graph, render, to_dot, to_mermaid, trace
 from flowmachine.exceptions import FlowDefinitionError
 from flowmachine.machine.compiler import CompiledFlow
+from tests.diagrams.test_diagrams_support import EDGE_LINE, check_drawn_completely, dot_facts
 from tests.flows import Greeting, Purchase, handler
-from tests.test_diagrams_support import EDGE_LINE, check_drawn_completely, dot_facts
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 P = "Purchase."
 GUA = P + "GetUserAccount."
 FP = GUA + "ForgotPassword."
@@ -302,7 +302,7 @@ import django
 django.setup()
 from shop.flows import Purchase, handler
 from flowmachine.diagrams import flow_graph, to_dot, to_mermaid
-from tests.test_diagrams_support import check_drawn_completely, dot_facts
+from tests.diagrams.test_diagrams_support import check_drawn_completely, dot_facts
 compiled = handler.compiled(Purchase)
 graph = flow_graph(compiled)
 counts = check_drawn_completely(compiled, graph)

@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import include, path, reverse
 
 from flowmachine import all_flowgraphs
+from tests.diagrams.test_diagrams_support import dot_facts
 from tests.flows import handler, plain_handler, second_handler
-from tests.test_diagrams_support import dot_facts
 from tests.walker import Walker
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from flowmachine import Scaffold
-from tests.test_diagrams_support import EDGE_LINE, dot_facts
+from tests.diagrams.test_diagrams_support import EDGE_LINE, dot_facts
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -81,7 +81,7 @@ def test_errors_name_the_problem_and_the_fix(tmp_path):
 
 def test_a_broken_flow_is_refused_with_its_problems(tmp_path):
     with pytest.raises(CommandError, match=r"DiagramBrokenFlow cannot be drawn:\n.*E002"):
-        _run("tests.test_diagrams_command.DiagramBrokenFlow", "-o", str(tmp_path / "x.svg"))
+        _run("tests.diagrams.test_diagrams_command.DiagramBrokenFlow", "-o", str(tmp_path / "x.svg"))
 
 
 class DiagramBrokenFlow(Scaffold):
