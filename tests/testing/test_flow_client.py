@@ -13,7 +13,7 @@ import pytest
 from flowmachine.testing import FINISHED, LINK, FlowClient, coverage, simple_paths
 from tests.flows import Purchase
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Form data for each action of the suite's checkout (tests/flows.py).
 CHECKOUT_DATA = {

@@ -217,7 +217,7 @@ def test_an_explicit_request_supplies_the_user(rf):
 
 
 @pytest.mark.django_db
-@pytest.mark.urls("tests.test_replay")
+@pytest.mark.urls("tests.testing.test_replay")
 def test_replay_and_http_run_the_same_preconditions_in_the_same_order(client):
     Seen.calls = []
     walker = Walker(client, entry="/rp/").start()

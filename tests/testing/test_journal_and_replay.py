@@ -14,10 +14,10 @@ from flowmachine.backends.base import encode_record
 from flowmachine.engine.task import Task
 from flowmachine.testing import FlowReplay, ReplayError, ReplayMismatch, replay
 from tests.flows import Purchase
-from tests.test_replay import Anyone, RpFlow
+from tests.testing.test_replay import Anyone, RpFlow
 from tests.walker import Walker
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.test_replay")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.testing.test_replay")]
 
 LAST = "RpFlow.RpInner.RpLast"
 NOTE = "a private note"
