@@ -17,7 +17,7 @@ from django.urls import include, path
 from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold
 from flowmachine.contrib.crispy import FlowFields, FlowFormHelper
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.test_crispy")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.integrations.test_crispy")]
 
 
 class PetForm(forms.Form):

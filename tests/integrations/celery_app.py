@@ -1,4 +1,4 @@
-"""The Celery app of the worker started by tests/test_celery.py.
+"""The Celery app of the worker started by tests/integrations/test_celery.py.
 
 Broker and queue come from the environment so each test run uses its own
 queue on the shared broker.

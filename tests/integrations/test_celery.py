@@ -1,6 +1,6 @@
 """flowmachine.contrib.celery.cleanup_task run by a real Celery worker process on a real broker.
 
-The worker is started per test as a subprocess (``celery -A tests.celery_app
+The worker is started per test as a subprocess (``celery -A tests.integrations.celery_app
 worker``) on a queue of that test only, on the Redis broker of the test
 settings (``FLOWMACHINE_TEST_REDIS_URL``), and stopped afterwards.
 """
@@ -29,14 +29,14 @@ from flowmachine.models import TaskRecord
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BROKER = settings.REDIS_URL
 
 
 @contextmanager
 def worker(extra_env: dict[str, str] | None = None, **flow_settings: object) -> Iterator[object]:
     """A Celery worker subprocess on a fresh queue; yields a client app bound to that queue."""
-    from tests.celery_app import app
+    from tests.integrations.celery_app import app
 
     queue = f"fm-test-{uuid.uuid4().hex}"
     env = {
@@ -54,7 +54,7 @@ def worker(extra_env: dict[str, str] | None = None, **flow_settings: object) -> 
             "-m",
             "celery",
             "-A",
-            "tests.celery_app",
+            "tests.integrations.celery_app",
             "worker",
             "--pool",
             "solo",
@@ -154,7 +154,7 @@ def test_the_worker_cleans_the_tmpfile_store(tmp_path):
 
 def test_the_task_is_registered_under_its_documented_name():
     from flowmachine.contrib.celery import TASK_NAME, cleanup_task
-    from tests.celery_app import app
+    from tests.integrations.celery_app import app
 
     assert TASK_NAME == "flowmachine.cleanup"
     assert app.tasks[TASK_NAME] is cleanup_task or app.tasks[TASK_NAME].name == cleanup_task.name
