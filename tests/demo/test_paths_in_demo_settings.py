@@ -1,4 +1,4 @@
-"""Runs tests/test_demo_paths.py (every generated path of the demo checkout) in the demo's settings.
+"""Runs tests/demo/test_paths.py (every generated path of the demo checkout) in the demo's settings.
 
 The demo's ``shop`` app is not part of the suite's settings, so its example
 test file runs in its own pytest process, as docs/testing.md shows.
@@ -10,12 +10,12 @@ import re
 
 import pytest
 
-from tests._demo import run_in_demo_settings
+from tests.demo._run import run_in_demo_settings
 
 
 @pytest.mark.slow
 def test_every_generated_path_of_the_demo_checkout_passes(tmp_path):
-    result = run_in_demo_settings("test_demo_paths.py", tmp_path)
+    result = run_in_demo_settings("test_paths.py", tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     passed = re.search(r"(\d+) passed", result.stdout)

@@ -10,9 +10,9 @@ those of tests/web/test_random_walk.py, plus: one order per finished task.
 
 It runs in the demo's settings, with demo/ on the path::
 
-    PYTHONPATH=demo:. pytest -s tests/test_demo_random_walk.py --ds=demo_site.settings
+    PYTHONPATH=demo:. pytest -s tests/demo/test_random_walk.py --ds=demo_site.settings
 
-and the suite runs it that way from tests/test_random_walk_demo.py, on the db
+and the suite runs it that way from tests/demo/test_random_walk_in_demo_settings.py, on the db
 and the Redis store (``FLOWS_DEMO_STORE``).
 """
 
@@ -33,7 +33,9 @@ import pytest
 from django.apps import apps
 
 if not apps.is_installed("shop"):
-    pytest.skip("runs in the demo's settings: see tests/test_random_walk_demo.py", allow_module_level=True)
+    pytest.skip(
+        "runs in the demo's settings: see tests/demo/test_random_walk_in_demo_settings.py", allow_module_level=True
+    )
 
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model

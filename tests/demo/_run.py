@@ -7,13 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 
 
 def run_in_demo_settings(
     test_file: str, tmp_path: Path, *, store: str = "db", env: dict[str, str] | None = None, timeout: int = 900
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``tests/<test_file>`` with demo/ on the path, ``demo_site.settings`` and a fresh SQLite file."""
+    """Run ``tests/demo/<test_file>`` with demo/ on the path, ``demo_site.settings`` and a fresh SQLite file."""
     environ = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "demo"), str(ROOT)]),
@@ -24,7 +25,7 @@ def run_in_demo_settings(
     }
     command = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "--ds=demo_site.settings"]
     return subprocess.run(
-        [*command, str(ROOT / "tests" / test_file)],
+        [*command, str(HERE / test_file)],
         cwd=ROOT,
         env=environ,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""Runs tests/test_demo_random_walk.py (the random walk over the demo checkout) in the demo's settings.
+"""Runs tests/demo/test_random_walk.py (the random walk over the demo checkout) in the demo's settings.
 
 The demo's ``shop`` app is not part of the suite's settings, so the walk runs in
 its own pytest process, on the db store and on the Redis store. Its figures
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests._demo import run_in_demo_settings
+from tests.demo._run import run_in_demo_settings
 
 REDIS_URL = os.environ.get("FLOWMACHINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -27,7 +27,7 @@ def test_the_random_walk_over_the_demo_checkout_passes(store: str, tmp_path: Pat
     prefix = f"fm-demo-walk-{uuid.uuid4().hex}:"
     demo_env = {"FLOWS_DEMO_REDIS_URL": REDIS_URL, "FLOWS_DEMO_REDIS_PREFIX": prefix}
     try:
-        result = run_in_demo_settings("test_demo_random_walk.py", tmp_path, store=store, env=demo_env, timeout=3600)
+        result = run_in_demo_settings("test_random_walk.py", tmp_path, store=store, env=demo_env, timeout=3600)
     finally:
         client = redis.Redis.from_url(REDIS_URL)
         keys = list(client.scan_iter(match=f"{prefix}*"))

@@ -3,9 +3,9 @@
 This is the example of docs/testing.md. It runs in the demo's own settings,
 with demo/ on the path::
 
-    PYTHONPATH=demo pytest tests/test_demo_paths.py --ds=demo_site.settings
+    PYTHONPATH=demo pytest tests/demo/test_paths.py --ds=demo_site.settings
 
-and the suite runs it that way from tests/test_paths_demo.py. Nothing here
+and the suite runs it that way from tests/demo/test_paths_in_demo_settings.py. Nothing here
 names a path: they come from ``simple_paths(Purchase)``, so a new branch of the
 demo is walked as soon as it exists (and fails until it has data below).
 """
@@ -20,7 +20,7 @@ import pytest
 from django.apps import apps
 
 if not apps.is_installed("shop"):
-    pytest.skip("runs in the demo's settings: see tests/test_paths_demo.py", allow_module_level=True)
+    pytest.skip("runs in the demo's settings: see tests/demo/test_paths_in_demo_settings.py", allow_module_level=True)
 
 from django.contrib.auth import get_user_model
 from django.core import mail
