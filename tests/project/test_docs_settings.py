@@ -16,7 +16,7 @@ import pytest
 
 from flowmachine.conf import DEFAULTS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_DOC = ROOT / "docs" / "settings.md"
 CONCEPTS_DOC = ROOT / "docs" / "concepts.md"
 
