@@ -229,6 +229,9 @@ class Scaffold(FlowComponent):
     renames: ClassVar[dict[str, str]] = {}
     #: On an entry point: the state keys every task starts with (``initial_state``).
     initial_keys: ClassVar[Sequence[str]] = ()
+    #: On an entry point: what users call this journey on its pages ("checkout", "application");
+    #: None says "form". Mark it for translation (``gettext_lazy``).
+    noun: ClassVar[Any] = None
 
     def __init__(self, request: HttpRequest, task: Any, place: Any) -> None:
         """Set up for one request of *task* (the running task) at *place* (this scaffold in the flow)."""

@@ -13,42 +13,46 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["error_page", "PAGES"]
+__all__ = ["DEFAULT_NOUN", "PAGES", "error_page"]
 
+#: What each refusal says; ``%(noun)s`` is the flow's own word for itself (``Scaffold.noun``).
 PAGES: dict[str, tuple[Any, Any]] = {
     "not_found": (
         _("Page not found"),
-        _("This page belongs to a task that was not started in this browser session."),
+        _("This page belongs to a %(noun)s that was not started in this browser."),
     ),
     "expired": (
-        _("This task has expired"),
+        _("This %(noun)s has expired"),
         _("It was left unused for too long, or it never existed. Your answers were not kept."),
     ),
     "finished": (
-        _("This task has finished"),
-        _("It was already completed, so this step was not run again."),
+        _("This %(noun)s is complete"),
+        _("It was already sent, so this step was not run again."),
     ),
     "conflict": (
         _("This step changed in another window"),
-        _("Two requests for this task arrived at the same time; the other one was kept. Reload to continue."),
+        _("Your answers arrived twice at the same time; the other ones were kept. Reload to continue."),
     ),
     "unavailable": (
         _("Temporarily unavailable"),
-        _("We could not reach the place where your progress is kept. Nothing was lost; please try again in a moment."),
+        _("We could not reach the place where your answers are kept. Nothing was lost; please try again in a moment."),
     ),
     "corrupt": (
-        _("This task cannot be continued"),
-        _("Its saved progress no longer fits this form, which may have changed since you started."),
+        _("This %(noun)s cannot be continued"),
+        _("Your saved answers no longer fit this %(noun)s, which may have changed since you started."),
     ),
     "too_large": (
         _("Your answers could not be kept"),
-        _("They are more than this form can keep. Nothing was changed: go back and shorten them."),
+        _("They are more than this %(noun)s can keep. Nothing was changed: go back and shorten them."),
     ),
     "missing_state": (
         _("Some earlier answers are missing"),
         _("This step needs information from an earlier step that was not given."),
     ),
 }
+
+#: What a flow calls itself on these pages when its root scaffold sets no ``noun``.
+DEFAULT_NOUN = _("form")
 
 
 def error_page(
@@ -59,13 +63,15 @@ def error_page(
     detail: str = "",
     restart_url: str | None = None,
     continue_url: str | None = None,
+    noun: str | None = None,
 ) -> HttpResponse:
-    """Render the page a user sees when a task cannot go on."""
+    """Render the page a user sees when a journey cannot go on (*noun*: the flow's word for itself)."""
     title, message = PAGES[kind]
+    words = {"noun": noun or DEFAULT_NOUN}
     context = {
         "kind": kind,
-        "title": title,
-        "message": message,
+        "title": title % words,
+        "message": message % words,
         "detail": detail,
         "restart_url": restart_url,
         "continue_url": continue_url,

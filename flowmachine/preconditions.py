@@ -56,6 +56,7 @@ class RequiredState(Precondition):
             status=409,
             detail=", ".join(missing),
             restart_url=task.urls.restart(),
+            noun=task.flow.component.noun,
         )
 
     def __repr__(self) -> str:

@@ -44,11 +44,15 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext_lazy as _
 
 from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold
 from flowmachine.preconditions import LoginRequired, RequiredState
 from shop.models import Order, Product, SavedPaymentMethod
 from shop.views import PAYPAL_SALT
+
+#: A product id as the home page's "Buy" links pass it: ASCII digits, no more than nine.
+PRODUCT_ID = re.compile(r"[1-9][0-9]{0,8}")
 
 RESET_CODE_ATTEMPTS = 5
 #: Query parameter of the summary's Change links.
@@ -164,8 +168,9 @@ class ChooseItem(Step):
     def get_initial(self):
         initial = super().get_initial()
         # The home page's "Buy" links pass ?product=<pk> to the entry URL.
-        if "product" not in initial and self.request.GET.get("product", "").isdigit():
-            initial["product"] = int(self.request.GET["product"])
+        wanted = self.request.GET.get("product", "")
+        if "product" not in initial and PRODUCT_ID.fullmatch(wanted):  # ASCII digits, a sane length
+            initial["product"] = int(wanted)
         return initial
 
     def get_context_data(self, **kwargs):
@@ -724,6 +729,7 @@ class Confirm(Step):
 
 
 class Purchase(Scaffold):
+    noun = _("checkout")  # "This checkout has expired", not "this form"
     transition = Linear
     action_set = [ChooseItem, GetUserAccount, ChoosePayment, Confirm]
 

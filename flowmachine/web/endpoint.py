@@ -61,31 +61,29 @@ class FlowEndpoint:
     def _answer(self, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase:
         if request.method not in METHODS:
             # PUT, PATCH, DELETE...: FormView would run post() for some of them, past the stale-page check.
-            logger.info("Flow %s: %s %s refused (405)", self.flow.name, request.method, request.path)
+            logger.info("Flow %s: %s %s refused (405)", self.flow.name, str(request.method)[:10], request.path[:200])
             return HttpResponseNotAllowed(METHODS)
         try:
             return self._serve(request, kwargs)
         except StoreUnavailable as exc:
             logger.error("State store unavailable for flow %s: %s", self.flow.name, exc)
-            return error_page(request, "unavailable", status=503, restart_url=self.restart_url(request, kwargs))
+            return self.page(request, "unavailable", status=503, restart_url=self.restart_url(request, kwargs))
         except (OperationalError, InterfaceError) as exc:
             # The database went away mid-request (opening the transaction, in an
             # action, or at commit): the transaction was rolled back, so retrying is safe.
             logger.error("Database unavailable for flow %s: %s", self.flow.name, exc)
-            return error_page(request, "unavailable", status=503, restart_url=self.restart_url(request, kwargs))
+            return self.page(request, "unavailable", status=503, restart_url=self.restart_url(request, kwargs))
         except ConflictError as exc:
             logger.warning("Concurrent change refused in flow %s: %s", self.flow.name, exc)
             here = same_site(request, request.get_full_path())
-            return error_page(request, "conflict", status=409, continue_url=here)
+            return self.page(request, "conflict", status=409, continue_url=here)
         except StateTooLargeError as exc:
             # Rolled back with the request's transaction: the task is as it was before this request.
             logger.error("Task record of flow %s not saved: %s", self.flow.name, exc)
-            return error_page(
-                request, "too_large", status=413, continue_url=same_site(request, request.get_full_path())
-            )
+            return self.page(request, "too_large", status=413, continue_url=same_site(request, request.get_full_path()))
         except CorruptStateError as exc:
             logger.error("Unusable task record in flow %s: %s", self.flow.name, exc)
-            return error_page(request, "corrupt", status=410, restart_url=self.restart_url(request, kwargs))
+            return self.page(request, "corrupt", status=410, restart_url=self.restart_url(request, kwargs))
 
     # -- the request ----------------------------------------------------------
 
@@ -120,7 +118,7 @@ class FlowEndpoint:
                 return step.run(self, request, kwargs, store, task)
             logger.info("Unknown or expired task %s… in flow %s", task_id[:8], self.flow.name)
             events.expired(request, self.flow, task_id, self.place.name if self.place else None)
-            return error_page(request, "expired", status=410, restart_url=self.restart_url(request, kwargs))
+            return self.page(request, "expired", status=410, restart_url=self.restart_url(request, kwargs))
         record = Record(raw)
         owner = task_id if record.binding_covers_id else None
         if value is None or not matches(record.binding, value, owner):
@@ -129,7 +127,7 @@ class FlowEndpoint:
             return self.not_found(request, kwargs, f"task {task_id[:8]}… belongs to flow {record.flow!r}")
         if record.finished:
             logger.info("Request for finished task %s… in flow %s", task_id[:8], self.flow.name)
-            return error_page(
+            return self.page(
                 request,
                 "finished",
                 status=410,
@@ -160,10 +158,14 @@ class FlowEndpoint:
         except NoReverseMatch:
             return None
 
+    def page(self, request: HttpRequest, kind: str, *, status: int, **context: Any) -> HttpResponse:
+        """The refusal page *kind* of this flow, in the flow's own words (``Scaffold.noun``)."""
+        return error_page(request, kind, status=status, noun=self.flow.component.noun, **context)
+
     def not_found(self, request: HttpRequest, kwargs: dict[str, Any], reason: str) -> HttpResponse:
         """404: no task, a malformed id, or another user's or another flow's task (*reason* is logged)."""
-        logger.warning("Flow %s: 404 for %s (%s)", self.flow.name, request.path, reason)
-        return error_page(request, "not_found", status=404, restart_url=self.restart_url(request, kwargs))
+        logger.warning("Flow %s: 404 for %s (%s)", self.flow.name, request.path[:200], reason)
+        return self.page(request, "not_found", status=404, restart_url=self.restart_url(request, kwargs))
 
 
 def broken_flow_view(flow: CompiledFlow) -> Any:

@@ -59,7 +59,7 @@ def resume(endpoint: Endpoint, request: HttpRequest, kwargs: dict[str, Any], tas
                 task.urls.carry[JUMP_PARAM] = target
                 task.urls.carry[SIGNATURE_PARAM] = signature
         except InvalidJump:
-            logger.warning("Refused replayed link jump to %r in flow %s", target, flow.name)
+            logger.warning("Refused replayed link jump to %r in flow %s", target[:40], flow.name)
             return None
     if place is not None and place is not task.current_place:
         return None  # a later step of a task without a record: it expired (or was lost)
@@ -73,7 +73,7 @@ def _fresh(endpoint: Endpoint, request: HttpRequest, kwargs: dict[str, Any], tas
     """A task with an id but no record: nothing is stored until its first change."""
     on_complete = request.GET.get(ON_COMPLETE_PARAM)
     if on_complete and same_site(request, on_complete) is None:
-        logger.warning("Ignored unsafe %s=%r in flow %s", ON_COMPLETE_PARAM, on_complete, endpoint.flow.name)
+        logger.warning("Ignored unsafe %s=%r in flow %s", ON_COMPLETE_PARAM, on_complete[:80], endpoint.flow.name)
         on_complete = None
     task = Task.start(
         endpoint.flow,

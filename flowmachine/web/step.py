@@ -35,7 +35,7 @@ logger = logging.getLogger("flowmachine")
 __all__ = ["STALE_MESSAGE", "run"]
 
 STALE_MESSAGE = _(
-    "This page was out of date: the task changed in another window or tab since it was shown. "
+    "This page was out of date: your answers changed in another window or tab since it was shown. "
     "Here is the current step; check it and submit again."
 )
 
@@ -150,7 +150,7 @@ def _finish(endpoint: Endpoint, request: HttpRequest, task: Task) -> HttpRespons
     """The flow completed: go to the task's own on-complete URL (this site only), else the handler's."""
     wanted = task.record.on_complete
     if wanted and same_site(request, wanted) is None:
-        logger.warning("Refused on-complete URL %r of task %s…", wanted, task.id[:8])
+        logger.warning("Refused on-complete URL %r of task %s…", wanted[:80], task.id[:8])
         wanted = None
     done = wanted or endpoint.handler.on_complete_url
     if not done:

@@ -89,7 +89,7 @@ def test_double_click_on_confirm_and_pay_creates_one_order(demo, page):
     page.go_back()
     if page.locator("main h1").inner_text() == "Confirm and pay":  # shown from the browser's cache
         page.get_by_role("button", name=re.compile("^Confirm and pay")).click()
-    expect(page.locator("main h1")).to_have_text("This task has finished")
+    expect(page.locator("main h1")).to_have_text("This checkout is complete")
     expect(page.get_by_role("link", name="Start again")).to_be_visible()
     page.get_by_role("link", name="See your order").click()
     shop.expect_step("Thank you!")
@@ -122,7 +122,7 @@ def test_an_expired_task_shows_the_friendly_page(demo, page):
     shop.expect_step("How to pay")
     demo.db.age_task(task_id(page), 3 * 3600)
     page.reload()
-    expect(page.locator("main h1")).to_have_text("This task has expired")
+    expect(page.locator("main h1")).to_have_text("This checkout has expired")
     expect(page.locator("main")).to_contain_text("Nothing was charged")
     page.get_by_role("link", name="Start again").click()
     shop.expect_step("Choose a product")

@@ -56,6 +56,6 @@ def test_expired_task_on_redis(redis_demo, page):
     assert redis_demo.redis.pexpire(key, 1)
     page.wait_for_timeout(50)
     page.reload()
-    expect(page.locator("main h1")).to_have_text("This task has expired")
+    expect(page.locator("main h1")).to_have_text("This checkout has expired")
     page.get_by_role("link", name="Start again").click()
     shop.expect_step("Choose a product")

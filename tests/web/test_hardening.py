@@ -290,3 +290,38 @@ def test_on_redis_only_the_owner_keeps_a_task_alive(client, settings):
         assert client.get(walker.url).status_code == 200
         assert direct.ttl(key) > 30
         direct.delete(key)
+
+
+# -- 11. pages speak the user's language; logs quote little ---------------------------------------------
+
+
+@pytest.mark.parametrize("noun", [None, "checkout"])
+def test_no_refusal_page_speaks_of_tasks_and_each_uses_the_flows_noun(rf, noun):
+    import re
+
+    from flowmachine.pages import PAGES, error_page
+
+    for kind in PAGES:
+        page = error_page(rf.get("/"), kind, status=410, noun=noun, restart_url="/again/").content.decode()
+        assert not re.search(r"\btasks?\b", page, re.IGNORECASE), (kind, page)
+        assert '<html lang="en' in page and "Start again" in page
+        if "%(noun)s" in str(PAGES[kind][0]) + str(PAGES[kind][1]):
+            assert (noun or "form") in page, kind
+
+
+@pytest.mark.django_db
+def test_an_expired_page_names_the_flows_noun(client):
+    response = client.get(f"/buy/item/?_t={'Q' * 32}")
+    assert response.status_code == 410 and "This form has expired" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_log_lines_quote_at_most_a_little_of_what_the_user_sent(client, caplog):
+    caplog.set_level("INFO", logger="flowmachine")
+    walker = on_login_step(client)
+    client.get(f"{walker.url}&_to={'R' * 5000}")
+    client.get(f"/buy/item/?_t={'x' * 5000}")
+    client.generic("PROPFIND" + "X" * 300, walker.url)
+    client.get(f"/buy/?_on_complete=https://evil.example/{'y' * 5000}")
+    ours = [r.getMessage() for r in caplog.records if r.name == "flowmachine"]
+    assert len(ours) >= 3 and max(len(m) for m in ours) < 400, max(ours, key=len)[:500]
