@@ -24,6 +24,7 @@ __all__ = [
     "to_dot",
     "to_mermaid",
     "all_flowgraphs",
+    "csrf_failure",
 ]
 
 _LAZY = {
@@ -39,6 +40,7 @@ _LAZY = {
     "to_dot": "flowmachine.diagrams",
     "to_mermaid": "flowmachine.diagrams",
     "all_flowgraphs": "flowmachine.web.diagram_views",
+    "csrf_failure": "flowmachine.web.csrf",
 }
 
 
@@ -54,4 +56,5 @@ if TYPE_CHECKING:
     from flowmachine.exceptions import FlowDefinitionError, InvalidJump
     from flowmachine.handler import FlowHandler
     from flowmachine.transition import Linear, Transition
+    from flowmachine.web.csrf import csrf_failure
     from flowmachine.web.diagram_views import all_flowgraphs

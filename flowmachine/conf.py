@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "FLOWS_FUNNEL": None,
     "FLOWS_FUNNEL_KEY_PREFIX": "flowmachine:funnel:",
     "FLOWS_CLEANUP_BATCH_SIZE": 1000,
+    "FLOWS_MAX_TASKS_PER_SESSION": 20,
 }
 
 #: Settings holding a dotted path that is imported on access.

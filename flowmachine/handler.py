@@ -15,7 +15,7 @@ from flowmachine.backends.base import BaseStateStore
 from flowmachine.binding import existing_value
 from flowmachine.components import Scaffold
 from flowmachine.conf import flow_settings
-from flowmachine.engine import events
+from flowmachine.engine import events, quota
 from flowmachine.engine.task import Task
 from flowmachine.exceptions import FlowDefinitionError
 from flowmachine.machine.compiler import CompiledFlow, Problem
@@ -132,8 +132,10 @@ class FlowHandler:
         )
         counts = events.before_save(request, task)
         raw = task.next_record()
-        self.get_store().put_state(task.id, raw)
+        store = self.get_store()
+        store.put_state(task.id, raw)
         task.saved(raw)
+        quota.note_stored(request, store, task.id)
         events.after_save(request, flow, task, counts)
         return task
 

@@ -26,7 +26,7 @@ from flowmachine.conf import flow_settings
 from flowmachine.engine import events
 from flowmachine.engine.ids import is_valid_task_id
 from flowmachine.engine.task import Task
-from flowmachine.exceptions import ConflictError, CorruptStateError, FlowDefinitionError, StoreUnavailable
+from flowmachine.exceptions import ConflictError, CorruptStateError, FlowDefinitionError, StoreUnavailable, TaskError
 from flowmachine.machine.compiler import CompiledFlow, Place
 from flowmachine.machine.deploys import flow_names
 from flowmachine.pages import error_page
@@ -52,11 +52,9 @@ class FlowEndpoint:
         self.entry = entry
 
     def __call__(self, request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
-        response = self._answer(request, kwargs)
         # Every answer of a flow URL is about one user's journey at one moment: never cached, so
         # the browser's Forward button and shared caches cannot replay a step the server moved past.
-        add_never_cache_headers(response)
-        return response
+        return add_no_store(self._answer(request, kwargs))
 
     def _answer(self, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase:
         if request.method not in METHODS:
@@ -139,6 +137,29 @@ class FlowEndpoint:
             logger.info("Task %s… of flow %s moved from %s to %s (%s)", task_id[:8], self.flow.name, *task.relocated)
         return step.run(self, request, kwargs, store, task)
 
+    def show_current(self, request: HttpRequest, kwargs: dict[str, Any], message: str) -> HttpResponseBase | None:
+        """The current step of the request's task shown afresh with *message* (status 403), changing nothing.
+
+        None when the request names no task of this requester that can be shown.
+        """
+        param = flow_settings.FLOWS_TASK_ID_PARAM
+        task_id = request.POST.get(param) or request.GET.get(param) or ""
+        value = self.handler.existing_binder_value(request)
+        if not is_valid_task_id(task_id) or value is None:
+            return None
+        try:
+            raw = self.handler.get_store().get_state_for(task_id, binding_hash(value, task_id))
+            record = Record(raw) if raw is not None else None
+            if record is None or record.finished or record.flow not in flow_names(self.flow):
+                return None
+            if not matches(record.binding, value, task_id if record.binding_covers_id else None):
+                return None
+            task = Task.load(task_id, raw, self.flow, self.namespace(request))  # type: ignore[arg-type]
+            return add_no_store(step.show_afresh(self, request, kwargs, task, message, status=403))
+        except TaskError as exc:
+            logger.info("Flow %s: could not show the current step after a refused POST: %s", self.flow.name, exc)
+            return None
+
     # -- helpers --------------------------------------------------------------
 
     def namespace(self, request: HttpRequest) -> str | None:
@@ -166,6 +187,12 @@ class FlowEndpoint:
         """404: no task, a malformed id, or another user's or another flow's task (*reason* is logged)."""
         logger.warning("Flow %s: 404 for %s (%s)", self.flow.name, request.path[:200], reason)
         return self.page(request, "not_found", status=404, restart_url=self.restart_url(request, kwargs))
+
+
+def add_no_store(response: HttpResponseBase) -> HttpResponseBase:
+    """*response* with ``Cache-Control: no-store, private`` (and the rest of Django's never-cache headers)."""
+    add_never_cache_headers(response)
+    return response
 
 
 def broken_flow_view(flow: CompiledFlow) -> Any:

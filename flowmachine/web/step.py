@@ -23,7 +23,7 @@ from flowmachine.backends.base import BaseStateStore
 from flowmachine.binding import binding_hash
 from flowmachine.components import Jump
 from flowmachine.conf import flow_settings
-from flowmachine.engine import events
+from flowmachine.engine import events, quota
 from flowmachine.engine.task import Task
 from flowmachine.engine.urls import JUMP_PARAM, SIGNATURE_PARAM, VERSION_PARAM, is_signed_jump
 from flowmachine.exceptions import FlowDefinitionError, InvalidJump
@@ -32,7 +32,7 @@ from flowmachine.web.serving import Endpoint, same_site, store_alias
 
 logger = logging.getLogger("flowmachine")
 
-__all__ = ["STALE_MESSAGE", "run"]
+__all__ = ["STALE_MESSAGE", "run", "show_afresh"]
 
 STALE_MESSAGE = _(
     "This page was out of date: your answers changed in another window or tab since it was shown. "
@@ -84,7 +84,20 @@ def run(
         raw = task.next_record()
         store.put_state(task.id, raw)
         task.saved(raw)
+        if raw["version"] == 1:  # first stored: counts towards the session's limit
+            quota.note_stored(request, store, task.id)
         events.after_save(request, endpoint.flow, task, counts)
+    return response
+
+
+def show_afresh(
+    endpoint: Endpoint, request: HttpRequest, kwargs: dict[str, Any], task: Task, message: str, *, status: int
+) -> HttpResponseBase:
+    """The task's current step as a GET shows it, with *message* on its form; nothing is saved."""
+    task.record.errors = [message]
+    response = _respond(endpoint, request, kwargs, task, afresh=True)
+    if response.status_code == 200:
+        response.status_code = status
     return response
 
 
@@ -196,11 +209,7 @@ def _refuse_stale(endpoint: Endpoint, request: HttpRequest, kwargs: dict[str, An
         request.POST.get(VERSION_PARAM, "")[:12],
         task.moved_at,
     )
-    task.record.errors = [str(STALE_MESSAGE)]
-    response = _respond(endpoint, request, kwargs, task, afresh=True)
-    if response.status_code == 200:
-        response.status_code = 409
-    return response
+    return show_afresh(endpoint, request, kwargs, task, str(STALE_MESSAGE), status=409)
 
 
 def _touch_interval() -> float:

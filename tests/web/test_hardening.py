@@ -325,3 +325,47 @@ def test_log_lines_quote_at_most_a_little_of_what_the_user_sent(client, caplog):
     client.get(f"/buy/?_on_complete=https://evil.example/{'y' * 5000}")
     ours = [r.getMessage() for r in caplog.records if r.name == "flowmachine"]
     assert len(ours) >= 3 and max(len(m) for m in ours) < 400, max(ours, key=len)[:500]
+
+
+# -- 7. a session holds a bounded number of stored tasks ------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_storing_one_more_task_than_the_limit_ends_the_sessions_oldest(client, store_settings, settings):
+    settings.FLOWS_MAX_TASKS_PER_SESSION = 3
+    walkers = [on_login_step(client) for _ in range(3)]
+    assert all(get_store().get_state(w.task_id) is not None for w in walkers)
+    newest = on_login_step(client)
+    assert get_store().get_state(walkers[0].task_id) is None
+    assert client.get(walkers[0].url).status_code == 410
+    assert all(get_store().get_state(w.task_id) is not None for w in [*walkers[1:], newest])
+    # Later steps of a stored task are not "first stored": nothing else ends.
+    newest.post({"choice": "register"})
+    assert all(get_store().get_state(w.task_id) is not None for w in [*walkers[1:], newest])
+
+
+# -- 9. a POST refused by the CSRF check shows the step again -------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_shipped_csrf_failure_view_shows_the_current_step_again(settings):
+    from django.test import Client
+
+    settings.CSRF_FAILURE_VIEW = "flowmachine.csrf_failure"
+    browser = Client(enforce_csrf_checks=True)
+    entry = browser.get("/buy/")
+    browser.get(entry["Location"])
+    token = browser.cookies[settings.CSRF_COOKIE_NAME].value
+    task_id = entry["Location"].split("_t=")[1]
+    step = browser.post(entry["Location"], {"_t": task_id, "item": "lamp", "csrfmiddlewaretoken": token})
+    assert step.status_code == 302
+    before = get_store().get_state(task_id)
+    # Signing in elsewhere rotated the token: this form's token is stale.
+    refused = browser.post(step["Location"], {"_t": task_id, "choice": "register", "csrfmiddlewaretoken": "x" * 32})
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert "please check them and submit again" in page and 'name="choice"' in page
+    assert "no-store" in refused["Cache-Control"]
+    assert get_store().get_state(task_id) == before
+    elsewhere = browser.post("/admin/login/", {"username": "x", "csrfmiddlewaretoken": "x" * 32})
+    assert elsewhere.status_code == 403 and "CSRF verification failed" in elsewhere.content.decode()
