@@ -51,6 +51,19 @@ def _settings_changed(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_settings_changed)
 
 
+def _sqlite_write_lock_needed(connection: Any) -> bool:
+    """Whether a locked read on *connection* must take SQLite's write lock itself.
+
+    Not when the database has row locks, nor when its transactions already
+    start with the write lock (Django 5.1's ``"transaction_mode": "IMMEDIATE"``);
+    ``RETURNING`` needs SQLite 3.35.
+    """
+    if connection.vendor != "sqlite" or connection.features.has_select_for_update:
+        return False
+    mode = str(connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") or "").upper()
+    return mode not in ("IMMEDIATE", "EXCLUSIVE") and connection.Database.sqlite_version_info >= (3, 35)
+
+
 def _sql(connection: Any, kind: str) -> str:
     """The read or write of a request, as SQL built once per database connection alias.
 
@@ -66,6 +79,15 @@ def _sql(connection: Any, kind: str) -> str:
             assigned = ", ".join(f"{qn(name)} = %s" for name in names)
             # Only quoted names of the model's own columns are formatted in; values are parameters.
             sql = f"UPDATE {table} SET {assigned} WHERE {qn('task_id')} = %s AND {qn('version')} = %s"  # noqa: S608
+        elif kind == "select_locked" and _sqlite_write_lock_needed(connection):
+            # SQLite locks the whole database, and a transaction that only read cannot wait for
+            # another's write lock: two POSTs on one task would both read, then one would fail at
+            # its write ("database is locked"). A no-op write that returns the row takes the
+            # write lock with the read, so the second POST waits (busy timeout) and runs after.
+            sql = (
+                f"UPDATE {table} SET {qn('version')} = {qn('version')} "  # noqa: S608
+                f"WHERE {qn('task_id')} = %s AND {qn('accessed')} >= %s RETURNING {qn('data')}"
+            )
         else:
             sql = f"SELECT {qn('data')} FROM {table} WHERE {qn('task_id')} = %s AND {qn('accessed')} >= %s"  # noqa: S608
             if kind == "select_locked" and connection.features.has_select_for_update:

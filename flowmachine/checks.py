@@ -121,8 +121,28 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         )
     else:
         messages.extend(_check_connect_timeout(store))
+        messages.extend(_check_sqlite_timeout(store))
     messages.extend(_check_funnel())
     return messages
+
+
+def _check_sqlite_timeout(store: BaseStateStore) -> list[checks.CheckMessage]:
+    """W022: the task database is SQLite without a busy timeout, so a double click can fail (503)."""
+    alias = store.db_alias
+    database = settings.DATABASES.get(alias or "", {})
+    if "sqlite3" not in str(database.get("ENGINE", "")):
+        return []
+    timeout = database.get("OPTIONS", {}).get("timeout", 5)  # Python's sqlite3 waits 5 s by default
+    if isinstance(timeout, (int, float)) and timeout >= 1:
+        return []
+    return [
+        checks.Warning(
+            f"The task database {alias!r} (SQLite) waits {timeout!r} s for a lock: two POSTs on one journey "
+            "at once (a double click) make the second fail with 503 instead of running after the first.",
+            hint=f'Set DATABASES[{alias!r}]["OPTIONS"]["timeout"] to a few seconds (5 is the default).',
+            id="flowmachine.W022",
+        )
+    ]
 
 
 def _check_funnel() -> list[checks.CheckMessage]:
