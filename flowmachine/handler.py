@@ -18,7 +18,8 @@ from flowmachine.conf import flow_settings
 from flowmachine.engine import events, quota
 from flowmachine.engine.task import Task
 from flowmachine.exceptions import FlowDefinitionError
-from flowmachine.machine.compiler import CompiledFlow, Problem
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.places import Problem
 from flowmachine.web.urls import url_patterns
 
 logger = logging.getLogger("flowmachine")

@@ -3,10 +3,11 @@
 Extraction follows the compiled machine, not the class tree: each scaffold is a
 cluster with an *exit* point (where it completes) and a *jump* point (the
 ``goto:Name`` triggers defined on it, available from every step inside it).
-COMPLETE edges are wired as :mod:`flowmachine.machine.compiler` wires them: a static
-transition (``Linear``, ``None``) gives one edge per child, a custom
-transition's ``choose_next`` gives an edge to every sibling and to the exit.
-Renderers (:mod:`flowmachine.diagrams`) only draw this model.
+COMPLETE edges are those the machine is wired with, read off the flow's edge
+table (:mod:`flowmachine.machine.edges`): a static transition (``Linear``,
+``None``) gives one edge per child, a custom transition's ``choose_next`` gives
+an edge to every sibling and to the exit. Renderers (:mod:`flowmachine.diagrams`)
+only draw this model.
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Literal
 
-from flowmachine.machine.compiler import COMPLETE_TRIGGER, CompiledFlow, Place
-from flowmachine.transition import Transition, _ActionsDecide, as_transition
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.edges import COMPLETE_TRIGGER, EdgeTable
+from flowmachine.machine.places import Place
+from flowmachine.transition import Transition, _ActionsDecide
 
 NodeKind = Literal["action", "start", "final", "exit", "jump"]
 EdgeKind = Literal["entry", "complete", "choice", "jump"]
 
-START = "__start__"
-FINAL = "__final__"
-EXIT = "__exit__"
-JUMP = "__jump__"
+#: Suffixes of the ids of drawn points that are not actions: the flow's start
+#: and end, and each scaffold's exit (where it completes) and jump point.
+START_NODE = "__start__"
+END_NODE = "__final__"
+EXIT_NODE = "__exit__"
+JUMP_NODE = "__jump__"
 
 
 @dataclass(frozen=True)
@@ -108,16 +113,17 @@ def extract(flow: CompiledFlow) -> FlowGraph:
     """Read the diagram model off a compiled flow (one without definition problems)."""
     root = flow.root
     graph = FlowGraph(name=flow.name)
-    graph.start = f"{root.name}.{START}"
-    graph.final = f"{root.name}.{FINAL}"
+    graph.start = f"{root.name}.{START_NODE}"
+    graph.final = f"{root.name}.{END_NODE}"
     graph.entry = root.first_leaf().name
     graph.nodes[graph.start] = GraphNode(graph.start, "start", "start", None, tooltip=f"{flow.name} starts")
     graph.nodes[graph.final] = GraphNode(graph.final, "done", "final", None, tooltip=f"{flow.name} is complete")
     graph.edges.append(GraphEdge(graph.start, graph.entry, "entry", ""))
     graph.members[None] = [graph.start, root.name, graph.final]
+    edges = flow.edges
     for place in root.walk():
         if place.children:
-            _add_scaffold(graph, place)
+            _add_scaffold(graph, edges, place)
         else:
             title = place.component.display_title()
             graph.nodes[place.name] = GraphNode(
@@ -130,7 +136,7 @@ def extract(flow: CompiledFlow) -> FlowGraph:
             )
     for place in root.walk():
         if place.children:
-            _wire(graph, place)
+            _wire(graph, edges, place)
     return graph
 
 
@@ -139,7 +145,7 @@ def _cluster_of(place: Place) -> str | None:
 
 
 def _exit_id(graph: FlowGraph, scaffold: Place) -> str:
-    return graph.final if scaffold.parent is None else f"{scaffold.name}.{EXIT}"
+    return graph.final if scaffold.parent is None else f"{scaffold.name}.{EXIT_NODE}"
 
 
 def _source_id(graph: FlowGraph, place: Place) -> str:
@@ -147,16 +153,15 @@ def _source_id(graph: FlowGraph, place: Place) -> str:
     return _exit_id(graph, place) if place.children else place.name
 
 
-def _add_scaffold(graph: FlowGraph, scaffold: Place) -> None:
-    transition = as_transition(scaffold.component.transition)  # type: ignore[attr-defined]
+def _add_scaffold(graph: FlowGraph, edges: EdgeTable, scaffold: Place) -> None:
     graph.clusters[scaffold.name] = GraphCluster(
         scaffold.name,
         scaffold.local_name,
         _cluster_of(scaffold),
-        transition_label(transition),
+        transition_label(edges.transition(scaffold)),
         scaffold.first_leaf().name,
     )
-    jump_id = f"{scaffold.name}.{JUMP}"
+    jump_id = f"{scaffold.name}.{JUMP_NODE}"
     graph.nodes[jump_id] = GraphNode(
         jump_id,
         "jump",
@@ -171,25 +176,20 @@ def _add_scaffold(graph: FlowGraph, scaffold: Place) -> None:
         members.append(exit_id)
 
 
-def _wire(graph: FlowGraph, scaffold: Place) -> None:
-    transition = as_transition(scaffold.component.transition)  # type: ignore[attr-defined]
-    siblings = [c.local_name for c in scaffold.children]
+def _wire(graph: FlowGraph, edges: EdgeTable, scaffold: Place) -> None:
+    """The COMPLETE edges of *scaffold*'s children, then the jumps defined on it, as the machine has them."""
     exit_id = _exit_id(graph, scaffold)
     for child in scaffold.children:
         source = _source_id(graph, child)
-        nxt = transition.static_next(child.local_name, siblings)
-        if nxt is NotImplemented:
-            for target in scaffold.children:
-                graph.edges.append(GraphEdge(source, target.name, "choice", "complete?", COMPLETE_TRIGGER))
-            graph.edges.append(GraphEdge(source, exit_id, "choice", "complete?", COMPLETE_TRIGGER))
-        elif nxt is None:
-            graph.edges.append(GraphEdge(source, exit_id, "complete", "complete", COMPLETE_TRIGGER))
-        else:
-            target = scaffold.children[siblings.index(nxt)]  # type: ignore[arg-type]
-            graph.edges.append(GraphEdge(source, target.name, "complete", "complete", COMPLETE_TRIGGER))
-    jump_id = f"{scaffold.name}.{JUMP}"
-    for child in scaffold.children:
-        trigger = f"goto:{child.local_name}"
+        outcome = edges.outcome(child)
+        kind: EdgeKind = "choice" if outcome.chosen else "complete"
+        label = "complete?" if outcome.chosen else "complete"
+        for target in outcome.choices:
+            graph.edges.append(
+                GraphEdge(source, exit_id if target is None else target.name, kind, label, COMPLETE_TRIGGER)
+            )
+    jump_id = f"{scaffold.name}.{JUMP_NODE}"
+    for trigger, child in edges.entries(scaffold).items():
         graph.edges.append(GraphEdge(jump_id, child.name, "jump", trigger, trigger))
 
 
@@ -226,7 +226,7 @@ def _explain(graph: FlowGraph, source: str, target: str) -> Iterable[int]:
     # A jump: defined on the innermost enclosing scaffold that has the target as a child.
     cluster = graph.nodes[source].cluster if source in graph.nodes else None
     while cluster is not None:
-        jump_id = f"{cluster}.{JUMP}"
+        jump_id = f"{cluster}.{JUMP_NODE}"
         for index, edge in enumerate(graph.edges):
             if edge.source == jump_id and graph.anchor(edge.target) == target:
                 return [index]

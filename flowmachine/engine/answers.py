@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from flowmachine.machine.compiler import Place
+from flowmachine.machine.places import Place
 from flowmachine.record import Record
 
 __all__ = ["accepted_answers", "answers_for", "remember"]

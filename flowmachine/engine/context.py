@@ -10,7 +10,7 @@ from django.utils.safestring import SafeString
 
 from flowmachine.conf import flow_settings
 from flowmachine.engine.urls import VERSION_PARAM, TaskUrls
-from flowmachine.machine.compiler import Place
+from flowmachine.machine.places import Place
 
 __all__ = ["FlowContext", "Progress", "TrailStep"]
 

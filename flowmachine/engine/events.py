@@ -15,7 +15,8 @@ from django.http import HttpRequest
 from flowmachine import registry, signals
 from flowmachine.engine import funnel
 from flowmachine.engine.task import Task
-from flowmachine.machine.compiler import FINAL, CompiledFlow
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.places import FINAL
 
 Counts = list[tuple[str, str]]
 

@@ -25,8 +25,10 @@ from flowmachine.engine.ids import new_task_id
 from flowmachine.engine.journal import Journal
 from flowmachine.engine.urls import TaskUrls
 from flowmachine.exceptions import CorruptStateError, FlowDefinitionError
-from flowmachine.machine.compiler import COMPLETE_TRIGGER, FINAL, CompiledFlow, Place
+from flowmachine.machine.compiler import CompiledFlow
 from flowmachine.machine.deploys import fingerprint, relocate
+from flowmachine.machine.edges import COMPLETE_TRIGGER
+from flowmachine.machine.places import FINAL, Place
 from flowmachine.record import Record
 
 __all__ = ["Refusal", "Task"]

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
 from flowmachine.conf import flow_settings
-from flowmachine.machine.compiler import CompiledFlow, Place
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.places import Place
 
 __all__ = ["JUMP_PARAM", "SIGNATURE_PARAM", "VERSION_PARAM", "TaskUrls", "jump_signature", "is_signed_jump"]
 

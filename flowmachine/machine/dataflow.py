@@ -5,8 +5,9 @@ scaffolds and in every ``RequiredState`` precondition on them; it writes the
 keys in its ``writes`` when it is left. An action with ``writes = None`` (the
 default: undeclared) may write anything, so no path through it is reported:
 the checks only report what the declarations prove. Keys the root scaffold
-lists in ``initial_keys`` are there from the start. Paths are those of
-:mod:`flowmachine.machine.paths` (custom transitions may choose any sibling).
+lists in ``initial_keys`` are there from the start. Paths are those of the
+:class:`~flowmachine.machine.paths.PathGraph`, read off the flow's edge table
+(a custom transition may choose any sibling its ``possible_next`` allows).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flowmachine.machine.compiler import FINAL, CompiledFlow, Place
-from flowmachine.machine.paths import FlowGraph
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.paths import PathGraph
+from flowmachine.machine.places import FINAL, Place
 from flowmachine.preconditions import RequiredState
 
 __all__ = ["Finding", "data_flow_findings"]
@@ -61,7 +63,7 @@ def data_flow_findings(flow: CompiledFlow) -> list[Finding]:
     findings = _declaration_findings(flow)
     if findings:
         return findings
-    graph = FlowGraph(flow)
+    graph = PathGraph(flow)
     for source, target in graph.bad_jumps:
         place = flow.places[source]
         findings.append(
@@ -113,7 +115,7 @@ def _writes(flow: CompiledFlow, node: str) -> Sequence[str] | None:
     return _keys(getattr(flow.places[node].component, "writes", None))
 
 
-def _read_findings(flow: CompiledFlow, graph: FlowGraph, reachable: set[str]) -> list[Finding]:
+def _read_findings(flow: CompiledFlow, graph: PathGraph, reachable: set[str]) -> list[Finding]:
     findings: list[Finding] = []
     initial = set(_keys(getattr(flow.component, "initial_keys", ())) or ())
     #: The nodes reachable from each action by at least one move.
@@ -168,7 +170,7 @@ def _read_findings(flow: CompiledFlow, graph: FlowGraph, reachable: set[str]) ->
     return findings
 
 
-def _shape_findings(flow: CompiledFlow, graph: FlowGraph, reachable: set[str]) -> list[Finding]:
+def _shape_findings(flow: CompiledFlow, graph: PathGraph, reachable: set[str]) -> list[Finding]:
     findings: list[Finding] = []
     for name in graph.actions:
         place = flow.places[name]

@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flowmachine.machine.compiler import SEPARATOR, CompiledFlow, Place, _common_prefix
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.places import SEPARATOR, Place, _common_prefix
 from flowmachine.record import Record
 
 _fingerprints: weakref.WeakKeyDictionary[CompiledFlow, str] = weakref.WeakKeyDictionary()

@@ -1,13 +1,13 @@
 """Paths through a compiled flow: its action graph, generated paths, and coverage.
 
 The graph's nodes are a flow's actions plus the end (FINAL); its edges are the
-moves an action can make:
+moves an action can make, read off the flow's edge table (:mod:`.edges`):
 
 * COMPLETE edges, from each scaffold's transition. ``Linear`` and ``None`` are
   known exactly. A custom transition's ``choose_next`` depends on data, so it
   is assumed to choose any sibling or None (complete the scaffold), unless the
-  transition defines ``possible_next(current, siblings)`` returning the names
-  (and None) it can choose.
+  transition's ``possible_next(current, siblings)`` returns the names (and
+  None) it can choose.
 * Jump edges. An action's declared ``jumps`` are taken as given. An action that
   declares nothing is assumed to jump, when it is inside the *first* child of a
   ``transition = None`` scaffold, to each other child of that scaffold: that is
@@ -20,17 +20,19 @@ Edges that rest on an assumption are marked ``assumed``.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from flowmachine import registry
 from flowmachine.components import Scaffold
-from flowmachine.exceptions import FlowDefinitionError, InvalidJump
-from flowmachine.machine.compiler import COMPLETE_TRIGGER, FINAL, CompiledFlow, Place
-from flowmachine.transition import _ActionsDecide, as_transition
+from flowmachine.exceptions import FlowDefinitionError
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.edges import COMPLETE_TRIGGER, JUMP_PREFIX, EdgeTable, jump_trigger
+from flowmachine.machine.places import FINAL, Place
+from flowmachine.transition import _ActionsDecide
 
-__all__ = ["Coverage", "Edge", "FlowGraph", "FlowPath", "compile_flow", "coverage", "shortest_paths", "simple_paths"]
+__all__ = ["Coverage", "Edge", "FlowPath", "PathGraph", "compile_flow", "coverage", "shortest_paths", "simple_paths"]
 
 #: Paths :func:`simple_paths` lists before giving up (a flow with many loops).
 MAX_PATHS = 10_000
@@ -68,11 +70,11 @@ class Edge:
     @property
     def jump_target(self) -> str | None:
         """The name a jump asks for (``Register`` in ``goto:Register``), None for COMPLETE."""
-        return self.trigger[5:] if self.is_jump else None
+        return self.trigger[len(JUMP_PREFIX) :] if self.is_jump else None
 
 
-class FlowGraph:
-    """The actions of a compiled flow and the edges between them."""
+class PathGraph:
+    """The actions of a compiled flow and the edges between them: what paths are generated from."""
 
     def __init__(self, flow: type[Scaffold] | CompiledFlow) -> None:
         self.flow = compile_flow(flow)
@@ -92,23 +94,21 @@ class FlowGraph:
     # -- building ----------------------------------------------------------------
 
     def _edges_from(self, place: Place) -> list[Edge]:
-        edges: list[Edge] = []
-        for target, assumed in _complete_targets(place):
-            _add(edges, Edge(place.name, COMPLETE_TRIGGER, target, assumed))
+        table = self.flow.edges
+        edges = [Edge(place.name, COMPLETE_TRIGGER, m.target, m.assumed) for m in table.complete(place.name)]
         declared = getattr(place.component, "jumps", None)
         if declared is not None:
             names = [t if isinstance(t, str) else t.component_name() for t in declared]
             assumed = False
         else:
-            names = _branch_entries(place)
+            names = _branch_entries(table, place)
             assumed = True
         for name in names:
-            try:
-                target = self.flow.fire(place.name, f"goto:{name}", {})
-            except InvalidJump:
+            target = table.jump(place.name, name)
+            if target is None:
                 self.bad_jumps.append((place.name, name))
-                continue
-            _add(edges, Edge(place.name, f"goto:{name}", target, assumed))
+            elif not any(e.trigger == jump_trigger(name) and e.target == target for e in edges):
+                edges.append(Edge(place.name, jump_trigger(name), target, assumed))
         return edges
 
     # -- reading ------------------------------------------------------------------
@@ -169,48 +169,13 @@ class FlowGraph:
         return None
 
 
-def _add(edges: list[Edge], edge: Edge) -> None:
-    if not any(e.trigger == edge.trigger and e.target == edge.target for e in edges):
-        edges.append(edge)
-
-
-def _possible_next(transition: Any, current: str, siblings: Sequence[str]) -> list[str | None]:
-    hook = getattr(transition, "possible_next", None)
-    if hook is None:
-        return [*siblings, None]
-    return list(hook(current, siblings))
-
-
-def _complete_targets(place: Place, assumed: bool = False) -> list[tuple[str, bool]]:
-    """Where COMPLETE from *place* (an action or a completed scaffold) may lead."""
-    node = place
-    while node.parent is not None:
-        parent = node.parent
-        siblings = [c.local_name for c in parent.children]
-        transition = as_transition(parent.component.transition)  # type: ignore[attr-defined]
-        nxt = transition.static_next(node.local_name, siblings)
-        if nxt is NotImplemented:
-            found: list[tuple[str, bool]] = []
-            for name in _possible_next(transition, node.local_name, siblings):
-                if name is None:
-                    found.extend(_complete_targets(parent, True))
-                elif name in siblings:
-                    found.append((parent.children[siblings.index(name)].first_leaf().name, True))
-            return found
-        if nxt is not None:
-            return [(parent.children[siblings.index(nxt)].first_leaf().name, assumed)]  # type: ignore[arg-type]
-        node = parent
-    return [(FINAL, assumed)]
-
-
-def _branch_entries(place: Place) -> list[str]:
+def _branch_entries(table: EdgeTable, place: Place) -> list[str]:
     """The jumps assumed of an undeclared action: from a branch scaffold's first child to its others."""
     names: list[str] = []
     node = place
     while node.parent is not None:
         parent = node.parent
-        transition = as_transition(parent.component.transition)  # type: ignore[attr-defined]
-        if isinstance(transition, _ActionsDecide) and parent.children[0] is node:
+        if isinstance(table.transition(parent), _ActionsDecide) and parent.children[0] is node:
             names.extend(c.local_name for c in parent.children[1:])
         node = parent
     return names
@@ -220,7 +185,7 @@ def _branch_entries(place: Place) -> list[str]:
 class FlowPath:
     """A walk through a flow from its entry: the edges taken, in order."""
 
-    graph: FlowGraph = field(repr=False, compare=False)
+    graph: PathGraph = field(repr=False, compare=False)
     start: str
     edges: tuple[Edge, ...]
 
@@ -274,9 +239,9 @@ class FlowPath:
         return len(self.edges)
 
 
-def shortest_paths(flow: type[Scaffold] | CompiledFlow | FlowGraph) -> list[FlowPath]:
+def shortest_paths(flow: type[Scaffold] | CompiledFlow | PathGraph) -> list[FlowPath]:
     """One shortest path from the entry to each reachable action (and one to the end)."""
-    graph = flow if isinstance(flow, FlowGraph) else FlowGraph(flow)
+    graph = flow if isinstance(flow, PathGraph) else PathGraph(flow)
     paths = []
     for target in [*graph.actions, FINAL]:
         path = graph.shortest(target)
@@ -285,9 +250,9 @@ def shortest_paths(flow: type[Scaffold] | CompiledFlow | FlowGraph) -> list[Flow
     return paths
 
 
-def simple_paths(flow: type[Scaffold] | CompiledFlow | FlowGraph, *, limit: int = MAX_PATHS) -> list[FlowPath]:
+def simple_paths(flow: type[Scaffold] | CompiledFlow | PathGraph, *, limit: int = MAX_PATHS) -> list[FlowPath]:
     """Every path from the entry to the end that visits no action twice."""
-    graph = flow if isinstance(flow, FlowGraph) else FlowGraph(flow)
+    graph = flow if isinstance(flow, PathGraph) else PathGraph(flow)
     found: list[FlowPath] = []
     stack: list[Edge] = []
     on_path = {graph.start}
@@ -321,7 +286,7 @@ class Coverage:
     flow: str
     states: dict[str, bool]
     transitions: dict[Edge, bool]
-    graph: FlowGraph = field(repr=False, compare=False)
+    graph: PathGraph = field(repr=False, compare=False)
 
     @property
     def missing_states(self) -> list[str]:
@@ -351,9 +316,9 @@ class Coverage:
         return "\n".join(lines)
 
 
-def coverage(flow: type[Scaffold] | CompiledFlow | FlowGraph, paths: Iterable[FlowPath]) -> Coverage:
+def coverage(flow: type[Scaffold] | CompiledFlow | PathGraph, paths: Iterable[FlowPath]) -> Coverage:
     """Report the states (actions, scaffolds, the end) and transitions that *paths* cover."""
-    graph = flow if isinstance(flow, FlowGraph) else FlowGraph(flow)
+    graph = flow if isinstance(flow, PathGraph) else PathGraph(flow)
     places = graph.flow.places
     states = {name: False for name in places}
     states[FINAL] = False

@@ -13,8 +13,8 @@ from flowmachine.backends import get_store
 from flowmachine.components import Scaffold, Target
 from flowmachine.conf import flow_settings
 from flowmachine.engine.urls import JUMP_PARAM, SIGNATURE_PARAM, jump_signature
-from flowmachine.machine.compiler import FINAL
-from flowmachine.machine.paths import Edge, FlowGraph, FlowPath, compile_flow
+from flowmachine.machine.paths import Edge, FlowPath, PathGraph, compile_flow
+from flowmachine.machine.places import FINAL
 from flowmachine.record import Record
 
 __all__ = ["FINISHED", "LINK", "FlowClient"]
@@ -46,7 +46,7 @@ class FlowClient:
         self.url = ""
         self.response: Any = None
         self.task_id: str | None = None
-        self.graph: FlowGraph | None = None
+        self.graph: PathGraph | None = None
         self._handler: Any = None
 
     # -- starting -----------------------------------------------------------------
@@ -58,7 +58,7 @@ class FlowClient:
         if isinstance(flow, str):
             url = flow
         else:
-            self.graph = FlowGraph(compile_flow(flow))
+            self.graph = PathGraph(compile_flow(flow))
             self._handler = registry.handler_serving(flow)
             if self._handler is None:
                 raise AssertionError(f"{flow.__name__} is not registered with any FlowHandler.")

@@ -23,8 +23,9 @@ from flowmachine.engine.journal import apply_entry
 from flowmachine.engine.task import Refusal, Task
 from flowmachine.engine.urls import TaskUrls
 from flowmachine.exceptions import FlowmachineError
-from flowmachine.machine.compiler import FINAL, CompiledFlow, Place
-from flowmachine.machine.paths import FlowGraph, FlowPath, compile_flow
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.paths import FlowPath, PathGraph, compile_flow
+from flowmachine.machine.places import FINAL, Place
 
 __all__ = ["FlowReplay", "PreconditionRefused", "ReplayError", "ReplayMismatch", "replay"]
 
@@ -88,7 +89,7 @@ class FlowReplay:
         check_preconditions: bool = True,
     ) -> None:
         self.compiled, namespace = _served(flow)
-        self.graph = FlowGraph(self.compiled)
+        self.graph = PathGraph(self.compiled)
         self.check_preconditions = check_preconditions
         self.task = Task.start(self.compiled, namespace, "", initial_state=dict(state or {}))
         self.task.urls = _ReplayUrls(self.task)

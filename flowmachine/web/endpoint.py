@@ -27,8 +27,9 @@ from flowmachine.engine import events
 from flowmachine.engine.ids import is_valid_task_id
 from flowmachine.engine.task import Task
 from flowmachine.exceptions import ConflictError, CorruptStateError, FlowDefinitionError, StoreUnavailable, TaskError
-from flowmachine.machine.compiler import CompiledFlow, Place
+from flowmachine.machine.compiler import CompiledFlow
 from flowmachine.machine.deploys import flow_names
+from flowmachine.machine.places import Place
 from flowmachine.pages import error_page
 from flowmachine.record import Record
 from flowmachine.web import provisional, step

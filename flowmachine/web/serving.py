@@ -15,7 +15,8 @@ from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from flowmachine.backends.base import BaseStateStore
-from flowmachine.machine.compiler import CompiledFlow, Place
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.places import Place
 
 __all__ = ["Endpoint", "Serving", "same_site", "store_alias"]
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.urls import URLPattern, path
 
-from flowmachine.machine.compiler import CompiledFlow, Place, Problem
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.places import Place, Problem
 from flowmachine.web.diagram_views import handler_flowgraph
 from flowmachine.web.endpoint import FlowEndpoint, broken_flow_view
 from flowmachine.web.serving import Serving

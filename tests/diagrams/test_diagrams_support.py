@@ -12,7 +12,8 @@ import re
 from typing import Any
 
 from flowmachine.exceptions import InvalidJump
-from flowmachine.machine.compiler import FINAL, CompiledFlow
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.places import FINAL
 
 EDGE_LINE = re.compile(r'^\s*(\S+) (-->|==>|-\.->)(?:\|"([^"]*)"\|)? (\S+)$')
 

@@ -16,7 +16,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from flowmachine.engine import funnel as _funnel
-from flowmachine.machine.compiler import FINAL
+from flowmachine.machine.places import FINAL
 from flowmachine.models import TaskRecord
 from tests.survey_flows import AGE, COLOUR, NAME
 from tests.walker import Walker

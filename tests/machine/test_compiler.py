@@ -3,7 +3,8 @@
 import pytest
 
 from flowmachine import COMPLETE, Action, FlowDefinitionError, InvalidJump, Linear, Scaffold, Transition
-from flowmachine.machine.compiler import FINAL, SEPARATOR, CompiledFlow
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.places import FINAL, SEPARATOR
 
 
 class A(Action):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from flowmachine import Action, FlowDefinitionError, Linear, Scaffold, Transition
-from flowmachine.machine.compiler import FINAL
+from flowmachine.machine.places import FINAL
 from flowmachine.testing import (
-    FlowGraph,
     FlowReplay,
+    PathGraph,
     coverage,
     shortest_paths,
     simple_paths,
@@ -107,20 +107,20 @@ def test_shortest_paths_reach_each_action_once():
 
 def test_a_branch_scaffold_is_entered_by_jumps_from_its_first_child():
     assert ids(simple_paths(PtBranch)) == ["PtA-END", "PtA~PtB-END", "PtA~PtC-END"]
-    graph = FlowGraph(PtBranch)
+    graph = PathGraph(PtBranch)
     assert all(e.assumed for e in graph.edges if e.is_jump)
     assert [e.jump_target for e in graph.out["PtBranch.PtA"] if e.is_jump] == ["PtB", "PtC"]
 
 
 def test_declared_jumps_replace_the_assumption():
     assert ids(simple_paths(PtDeclared)) == ["PtDeclares-END", "PtDeclares~PtC-END"]
-    graph = FlowGraph(PtDeclared)
+    graph = PathGraph(PtDeclared)
     assert graph.reachable() == {"PtDeclared.PtDeclares", "PtDeclared.PtC", FINAL}
     assert not any(e.assumed for e in graph.edges)
 
 
 def test_a_custom_transition_may_choose_any_sibling_or_complete():
-    graph = FlowGraph(PtCustom)
+    graph = PathGraph(PtCustom)
     targets = {(e.source, e.target) for e in graph.edges}
     assert targets == {
         ("PtCustom.PtA", "PtCustom.PtA"),
@@ -137,7 +137,7 @@ def test_a_custom_transition_may_choose_any_sibling_or_complete():
 
 def test_possible_next_narrows_a_custom_transition():
     assert ids(simple_paths(PtNarrowed)) == ["PtA-PtB-END"]
-    assert "PtNarrowed.PtC" not in FlowGraph(PtNarrowed).reachable()
+    assert "PtNarrowed.PtC" not in PathGraph(PtNarrowed).reachable()
 
 
 def test_the_same_class_twice_is_named_by_its_place():
@@ -209,7 +209,7 @@ def test_a_broken_flow_cannot_be_walked():
 
 
 def test_find_accepts_full_names_labels_and_class_names():
-    graph = FlowGraph(PtTwice)
+    graph = PathGraph(PtTwice)
     assert graph.find("PtB") == "PtTwice.PtShipping.PtB"
     assert graph.find("PtBilling.PtA") == "PtTwice.PtBilling.PtA"
     with pytest.raises(KeyError, match="several"):

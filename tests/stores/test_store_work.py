@@ -28,7 +28,8 @@ from flowmachine.backends import get_store
 from flowmachine.backends.base import COMPRESSED_MARK, decode_record, encode_record
 from flowmachine.backends.db import StateStore as DbStore
 from flowmachine.exceptions import CorruptStateError
-from flowmachine.machine.compiler import CompiledFlow, Place
+from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.machine.places import Place
 from tests._sql import is_read
 from tests.walker import Walker
 

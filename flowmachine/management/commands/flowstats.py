@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from flowmachine import registry
 from flowmachine.engine import funnel as _funnel
-from flowmachine.machine.compiler import FINAL
+from flowmachine.machine.places import FINAL
 
 
 class Command(BaseCommand):
