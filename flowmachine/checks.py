@@ -129,10 +129,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 def _check_sqlite_timeout(store: BaseStateStore) -> list[checks.CheckMessage]:
     """W022: the task database is SQLite without a busy timeout, so a double click can fail (503)."""
     alias = store.db_alias
-    database = settings.DATABASES.get(alias or "", {})
+    database: dict[str, Any] = settings.DATABASES.get(alias or "", {})
     if "sqlite3" not in str(database.get("ENGINE", "")):
         return []
-    timeout = database.get("OPTIONS", {}).get("timeout", 5)  # Python's sqlite3 waits 5 s by default
+    options: dict[str, Any] = database.get("OPTIONS", {})
+    timeout = options.get("timeout", 5)  # Python's sqlite3 waits 5 s by default
     if isinstance(timeout, (int, float)) and timeout >= 1:
         return []
     return [
