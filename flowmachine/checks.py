@@ -47,6 +47,25 @@ def check_flow_definitions(app_configs: Any = None, **kwargs: Any) -> list[check
     return messages
 
 
+@checks.register("flowmachine")
+def check_handlers_know_where_to_finish(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W023: a handler without ``on_complete_url``: tasks started without one fail at their last step."""
+    _load_urls()
+    return [
+        checks.Warning(
+            f"The FlowHandler serving {', '.join(e.__name__ for e in handler.entry_points)} has no "
+            "on_complete_url: a journey started from its entry URL without ?_on_complete= has nowhere to go "
+            "when it completes, and its last step answers with an error page.",
+            hint="Pass FlowHandler(on_complete_url=...), or start every journey with "
+            "flow_entry_link(..., on_complete_url=...) and silence this check (SILENCED_SYSTEM_CHECKS).",
+            obj=handler,
+            id="flowmachine.W023",
+        )
+        for handler in registry.handlers()
+        if handler.entry_points and not handler.on_complete_url
+    ]
+
+
 @checks.register("flowmachine", checks.Tags.templates)
 def check_actions_can_render(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Every action of every flow names a template that exists."""

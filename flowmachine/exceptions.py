@@ -31,6 +31,10 @@ class InvalidJump(FlowmachineError):
         )
 
 
+class FinishError(FlowDefinitionError):
+    """A flow completed but has nowhere to go: no on-complete URL for the task or its handler."""
+
+
 class StateEncodingError(FlowmachineError, TypeError):
     """A value in a task's state cannot be encoded with msgpack."""
 

@@ -45,6 +45,10 @@ PAGES: dict[str, tuple[Any, Any]] = {
         _("Your answers could not be kept"),
         _("They are more than this %(noun)s can keep. Nothing was changed: go back and shorten them."),
     ),
+    "cannot_finish": (
+        _("This %(noun)s cannot be finished right now"),
+        _("Your answers are kept, but the site does not know where to take you next. Please try again later."),
+    ),
     "missing_state": (
         _("Some earlier answers are missing"),
         _("This step needs information from an earlier step that was not given."),

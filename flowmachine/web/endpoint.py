@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
 from django.urls import NoReverseMatch, reverse
@@ -26,7 +27,14 @@ from flowmachine.conf import flow_settings
 from flowmachine.engine import events
 from flowmachine.engine.ids import is_valid_task_id
 from flowmachine.engine.task import Task
-from flowmachine.exceptions import ConflictError, CorruptStateError, FlowDefinitionError, StoreUnavailable, TaskError
+from flowmachine.exceptions import (
+    ConflictError,
+    CorruptStateError,
+    FinishError,
+    FlowDefinitionError,
+    StoreUnavailable,
+    TaskError,
+)
 from flowmachine.machine.compiler import CompiledFlow
 from flowmachine.machine.deploys import flow_names
 from flowmachine.machine.places import Place
@@ -80,6 +88,15 @@ class FlowEndpoint:
             # Rolled back with the request's transaction: the task is as it was before this request.
             logger.error("Task record of flow %s not saved: %s", self.flow.name, exc)
             return self.page(request, "too_large", status=413, continue_url=same_site(request, request.get_full_path()))
+        except FinishError as exc:
+            # A definition mistake (no on-complete URL) met at the last step: rolled back, so the
+            # answers are kept. DEBUG shows the traceback and its hint; production a clear page.
+            if settings.DEBUG:
+                raise
+            logger.error("Flow %s cannot finish: %s", self.flow.name, exc)
+            return self.page(
+                request, "cannot_finish", status=500, continue_url=same_site(request, request.get_full_path())
+            )
         except CorruptStateError as exc:
             logger.error("Unusable task record in flow %s: %s", self.flow.name, exc)
             return self.page(request, "corrupt", status=410, restart_url=self.restart_url(request, kwargs))

@@ -26,7 +26,7 @@ from flowmachine.conf import flow_settings
 from flowmachine.engine import events, quota
 from flowmachine.engine.task import Task
 from flowmachine.engine.urls import JUMP_PARAM, SIGNATURE_PARAM, VERSION_PARAM, is_signed_jump
-from flowmachine.exceptions import FlowDefinitionError, InvalidJump
+from flowmachine.exceptions import FinishError, InvalidJump
 from flowmachine.web.provisional import ON_COMPLETE_PARAM
 from flowmachine.web.serving import Endpoint, same_site, store_alias
 
@@ -167,7 +167,7 @@ def _finish(endpoint: Endpoint, request: HttpRequest, task: Task) -> HttpRespons
         wanted = None
     done = wanted or endpoint.handler.on_complete_url
     if not done:
-        raise FlowDefinitionError(
+        raise FinishError(
             f"Flow {endpoint.flow.name!r} completed but has nowhere to go: pass "
             f"on_complete_url to flow_entry_link() or ?{ON_COMPLETE_PARAM}=, or set "
             f"FlowHandler(on_complete_url=...)."

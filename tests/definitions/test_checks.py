@@ -289,3 +289,17 @@ def test_an_unknown_funnel_backend_is_a_check_error(value):
 def test_the_funnel_backends_pass_the_check(value):
     with override_settings(FLOWS_FUNNEL=value):
         assert not [m for m in check_settings() if m.id == "flowmachine.E021"]
+
+
+def test_a_handler_without_on_complete_url_is_warned_about(make_handler):
+    from flowmachine.checks import check_handlers_know_where_to_finish
+
+    class NoWhereToGo(Scaffold):
+        transition = Linear
+        action_set = [Fine]
+
+    lone = make_handler(NoWhereToGo)
+    warned = [m for m in check_handlers_know_where_to_finish() if m.obj is lone]
+    assert [m.id for m in warned] == ["flowmachine.W023"] and "NoWhereToGo" in warned[0].msg
+    lone.on_complete_url = "/done/"
+    assert not [m for m in check_handlers_know_where_to_finish() if m.obj is lone]
