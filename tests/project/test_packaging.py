@@ -43,6 +43,7 @@ REQUIRED = [
     "flowmachine/admin.py",
     "flowmachine/signals.py",
     "flowmachine/py.typed",
+    *(f"flowmachine/locale/{lang}/LC_MESSAGES/django.mo" for lang in ("de", "es", "fr", "nl", "pt_BR")),
     # Every module of the package, found in the source tree, so a new subpackage missing
     # from pyproject's list fails here.
     *sorted(str(f.relative_to(ROOT)) for f in (ROOT / "flowmachine").rglob("*.py") if "__pycache__" not in f.parts),
