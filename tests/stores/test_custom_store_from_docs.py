@@ -29,6 +29,9 @@ from django.test import override_settings
 import tests.stores.test_store_contract as contract
 from flowmachine.backends import get_store
 
+# The store contract's fixtures reach the Redis store too.
+pytestmark = pytest.mark.redis
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "stores.md"
 MODULE = "docs_cache_store"
