@@ -202,6 +202,38 @@ def _check_connect_timeout(store: BaseStateStore) -> list[checks.CheckMessage]:
 
 
 @checks.register("flowmachine")
+def check_preconditions_are_objects(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E025: a precondition listed as a class, or an object without ``process(request, component)``."""
+    _load_urls()
+    messages: list[checks.CheckMessage] = []
+    seen: set[type] = set()
+    for _, compiled in registry.compiled_flows():
+        for place in compiled.places.values():
+            component = place.component
+            if component in seen:
+                continue
+            seen.add(component)
+            for precondition in component.preconditions:
+                if isinstance(precondition, type):
+                    problem = f"lists the class {precondition.__name__}, not an instance of it"
+                    hint = f"Write {precondition.__name__}(...) in preconditions."
+                elif not callable(getattr(precondition, "process", None)):
+                    problem = f"lists {precondition!r}, which has no process(request, component) method"
+                    hint = "A precondition is an object whose process() returns None or a response."
+                else:
+                    continue
+                messages.append(
+                    checks.Error(
+                        f"{place.name}: {component.__name__}.preconditions {problem}.",
+                        hint=hint,
+                        obj=component,
+                        id="flowmachine.E025",
+                    )
+                )
+    return messages
+
+
+@checks.register("flowmachine")
 def check_data_flow(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Over every path of every flow: reads are written first, and no action is unreachable or a dead end."""
     _load_urls()

@@ -179,7 +179,7 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
         for key, value in self.state.items():
             context.setdefault(key, value)
         context["state"] = self.state
-        context["flow"] = self.task.context(self.place)
+        context["flow"] = self.task.context(self.place, self.request)
         context["flows_back_url"] = context["flow"].back_url
         return context
 

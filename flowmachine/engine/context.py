@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Protocol
 
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -53,8 +56,9 @@ class ShownTask(Protocol):
 class FlowContext:
     """The ``flow`` template variable: the task field, back link and progress."""
 
-    def __init__(self, task: ShownTask, place: Place) -> None:
+    def __init__(self, task: ShownTask, place: Place, request: HttpRequest | None = None) -> None:
         self.task = task
+        self._request = request
         self.task_id = task.id
         self.param = flow_settings.FLOWS_TASK_ID_PARAM
         self.place = place
@@ -74,6 +78,20 @@ class FlowContext:
             VERSION_PARAM,
             self.version,
         )
+
+    @property
+    def render_form_header(self) -> SafeString:
+        """django-flows' ``{{ flow.render_form_header }}``: the CSRF and task fields. Deprecated."""
+        warnings.warn(
+            "{{ flow.render_form_header }} is django-flows' spelling: use {% load flowmachine %}"
+            "{% flow_form_header %} inside the form.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        csrf = ""
+        if self._request is not None:
+            csrf = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(self._request))
+        return SafeString(csrf + self.hidden_field)
 
     @property
     def back_url(self) -> str | None:

@@ -176,9 +176,9 @@ class Task:
         trail = self.trail_places()
         return trail[-1] if trail else None
 
-    def context(self, place: Place) -> FlowContext:
+    def context(self, place: Place, request: HttpRequest | None = None) -> FlowContext:
         """The ``flow`` template variable of *place*'s page."""
-        return FlowContext(self, place)
+        return FlowContext(self, place, request)
 
     # -- running a step ---------------------------------------------------------
 

@@ -303,3 +303,29 @@ def test_a_handler_without_on_complete_url_is_warned_about(make_handler):
     assert [m.id for m in warned] == ["flowmachine.W023"] and "NoWhereToGo" in warned[0].msg
     lone.on_complete_url = "/done/"
     assert not [m for m in check_handlers_know_where_to_finish() if m.obj is lone]
+
+
+def test_a_precondition_listed_as_a_class_is_an_error(make_handler):
+    from flowmachine.checks import check_preconditions_are_objects
+    from flowmachine.preconditions import LoginRequired
+
+    class GuardedByAClass(Action):
+        template_name = "shop/step.html"
+        preconditions = [LoginRequired]
+
+    class GuardedByNothing(Action):
+        template_name = "shop/step.html"
+        preconditions = ["login please"]
+
+    class Guarded(Scaffold):
+        transition = Linear
+        action_set = [GuardedByAClass, GuardedByNothing]
+
+    make_handler(Guarded)
+    found = [m for m in check_preconditions_are_objects() if m.id == "flowmachine.E025"]
+    assert len(found) == 2
+    assert (
+        "class LoginRequired, not an instance" in found[0].msg
+        and found[0].hint == "Write LoginRequired(...) in preconditions."
+    )
+    assert "no process(request, component)" in found[1].msg

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from flowmachine import Action
 from flowmachine.backends import get_store
 from flowmachine.engine.urls import jump_signature
 from tests.walker import Walker
@@ -369,3 +370,19 @@ def test_the_shipped_csrf_failure_view_shows_the_current_step_again(settings):
     assert get_store().get_state(task_id) == before
     elsewhere = browser.post("/admin/login/", {"username": "x", "csrfmiddlewaretoken": "x" * 32})
     assert elsewhere.status_code == 403 and "CSRF verification failed" in elsewhere.content.decode()
+
+
+def test_django_flows_render_form_header_still_renders_the_fields_and_warns(rf):
+    from django.template import Context, Template
+
+    from flowmachine.engine.context import FlowContext
+
+    walker_task = type("T", (), {"id": "T" * 32, "moved_at": 3})()
+    flow = FlowContext(walker_task, type("P", (), {"component": Action})(), rf.get("/"))  # type: ignore[arg-type]
+    with pytest.warns(DeprecationWarning, match="flow_form_header"):
+        html = Template("{{ flow.render_form_header }}").render(Context({"flow": flow}))
+    assert (
+        'name="csrfmiddlewaretoken"' in html
+        and 'name="_t" value="' + "T" * 32 in html
+        and 'name="_v" value="3"' in html
+    )
