@@ -11,7 +11,7 @@ into a state machine by :class:`flowmachine.FlowHandler`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Union
 
 from django import forms
@@ -94,14 +94,36 @@ class FlowComponent:
 Target = Union[str, type[FlowComponent]]  # noqa: UP007  (a runtime alias: Python 3.10 needs Union here)
 
 
+#: What ``send_to(..., with_errors=)`` takes: messages, or field name -> messages (as ``ValidationError``).
+Errors = Union[Sequence[str], Mapping[str, Union[str, Sequence[str]]]]  # noqa: UP007
+
+
+def _errors(errors: Any) -> list[str] | dict[str, list[str]]:
+    """*errors* as stored: a list of messages, or a dict of field name to a list of messages."""
+    if errors is None:
+        return []
+    if isinstance(errors, Mapping):
+        fields: dict[str, list[str]] = {}
+        for name, messages in errors.items():
+            if not isinstance(name, str):
+                break
+            fields[name] = [str(messages)] if isinstance(messages, str) else [str(m) for m in messages]
+        else:
+            return fields
+    elif isinstance(errors, (list, tuple)):
+        return [str(message) for message in errors]
+    raise TypeError(f"with_errors takes a list of messages or a dict of field name to messages, not {errors!r}.")
+
+
 class Jump:
     """An explicit jump: what ``send_to`` returns (a target returned by ``form_valid`` becomes one)."""
 
     __slots__ = ("target", "errors")
 
-    def __init__(self, target: Target, errors: Sequence[str] | None = None) -> None:
+    def __init__(self, target: Target, errors: Errors | None = None) -> None:
         self.target = target
-        self.errors = list(errors or ())
+        #: Messages for the target's form: a list (non-field errors) or {field name: [messages]}.
+        self.errors: list[str] | dict[str, list[str]] = _errors(errors)
 
     @property
     def target_name(self) -> str:
@@ -168,10 +190,14 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
         form: forms.BaseForm = super().get_form(form_class)
         if self.request.method in ("GET", "HEAD") or self.showing_afresh:
             errors = self.task.pop_errors()
-            if errors:
+            by_field = errors if isinstance(errors, dict) else {NON_FIELD_ERRORS: errors}
+            for name, messages in by_field.items():
+                if not messages:
+                    continue
                 # form.add_error() needs cleaned_data, which an unbound form lacks.
-                nonfield = form.errors.setdefault(NON_FIELD_ERRORS, form.error_class(error_class="nonfield"))
-                nonfield.extend(errors)
+                name = name if name in getattr(form, "fields", {}) else NON_FIELD_ERRORS
+                kind = {"error_class": "nonfield"} if name == NON_FIELD_ERRORS else {}
+                form.errors.setdefault(name, form.error_class(**kind)).extend(messages)
         return form
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -183,8 +209,14 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
         context["flows_back_url"] = context["flow"].back_url
         return context
 
-    def send_to(self, target: Target, with_errors: Sequence[str] | None = None) -> Jump:
-        """Jump to *target*, showing *with_errors* on its form."""
+    def send_to(self, target: Target, with_errors: Errors | None = None) -> Jump:
+        """Jump to *target*, showing *with_errors* on its form.
+
+        A list of messages shows as the form's non-field errors; a dict of
+        field name to messages (the shape of ``ValidationError``) shows each
+        field's messages on that field (a name the form lacks: as non-field
+        errors). Anything else raises ``TypeError``.
+        """
         return Jump(target, with_errors)
 
     def link_to(self, target: Target, **query: Any) -> str:

@@ -162,8 +162,13 @@ class Record:
     moved_at: Field[int] = Field(
         "at", int, "the version at which the task reached its current step (stale pages)", _zero
     )
-    errors: Field[list[str]] = Field(
-        "err", list, "messages to show on the next page's form (send_to(..., with_errors=))", list
+    errors: Field[list[str] | dict[str, list[str]]] = Field(
+        "err",
+        (list, dict),
+        "messages for the next page's form (send_to(..., with_errors=)): a list, or field name -> messages",
+        list,
+        items=(str, list),
+        item_check=lambda item: isinstance(item, str) or all(isinstance(m, str) for m in item),
     )
     funnel: Field[dict[str, list[str]]] = Field(
         "fnl", dict, 'the steps the funnel has counted: {"e": entered, "c": completed}', dict

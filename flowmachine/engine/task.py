@@ -211,7 +211,7 @@ class Task:
         elif isinstance(outcome, Jump):
             trigger, event = f"goto:{outcome.target_name}", f"jump:{outcome.target_name}"
             if outcome.errors:
-                self.record.errors = [str(e) for e in outcome.errors]
+                self.record.errors = outcome.errors
         elif isinstance(outcome, (str, type)):
             return self.advance(Jump(outcome))
         else:
@@ -280,12 +280,12 @@ class Task:
         answers.remember(self.record, place, form)
         self.modified = True
 
-    def pop_errors(self) -> list[str]:
+    def pop_errors(self) -> list[str] | dict[str, list[str]]:
         """The messages a jump asked to show on this page's form (shown once)."""
         errors = self.record.raw.pop("err", None) or []
         if errors:
             self.modified = True
-        return list(errors)
+        return errors if isinstance(errors, dict) else list(errors)
 
     # -- saving ---------------------------------------------------------------
 
