@@ -116,3 +116,13 @@ def test_the_demo_command_writes_its_checkout(tmp_path):
         "docs/img/demo-flow.svg is out of date: cd demo && python manage.py flowgraph Purchase "
         "-o ../docs/img/demo-flow.svg"
     )
+
+
+def test_make_demo_installs_the_diagrams_extra():
+    """The demo's "Flow diagram" link needs pygraphviz: the demo's install has the extra."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("$(DEMO_STAMP): pyproject.toml", 1)[1].split("\n\n", 1)[0]
+    installs = [line for line in recipe.splitlines() if "pip install" in line and " -e " in line]
+    assert len(installs) == 1
+    extras = installs[0].split('".[', 1)[1].split(']"', 1)[0].split(",")
+    assert {"redis", "diagrams"} <= set(extras)
