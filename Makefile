@@ -3,8 +3,8 @@
 #   make test    create .venv if needed, install the project with its test extra,
 #                run the suite on SQLite and then on PostgreSQL (both must pass)
 #   make docs    build the documentation into docs/_build/html (warnings are errors)
-#   make demo    create .venv if needed, install the project with its redis extra,
-#                migrate, seed (prints the demo user and password) and serve the
+#   make demo    create .venv if needed, install the project with its redis and
+#                diagrams extras, migrate, seed (prints the demo user and password) and serve the
 #                demo shop on http://127.0.0.1:$(PORT)/ (FLOWS_DEMO_STORE=redis: Redis store)
 #
 # Variables: PYTHON (interpreter that creates .venv, 3.10+; default python3),
@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 VENV := .venv
 BIN := $(VENV)/bin
-# Re-install only when pyproject.toml is newer than this stamp.
+# Re-install only when pyproject.toml (for the demo: or this Makefile) is newer than the stamp.
 STAMP := $(VENV)/.flowmachine-installed
 
 .DEFAULT_GOAL := help
@@ -74,11 +74,12 @@ lint: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
-# The demo needs only the runtime and the Redis client, not the test tools.
+# The demo needs the runtime, the Redis client and pygraphviz (its "Flow diagram"
+# link; a prebuilt wheel), not the test tools.
 DEMO_STAMP := $(VENV)/.flowmachine-demo-installed
-$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+$(DEMO_STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[redis]"
+	$(BIN)/python -m pip install --quiet -e ".[redis,diagrams]"
 	@touch $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from flowmachine.components import Scaffold
-from flowmachine.diagrams.dot import INSTALL_HINT, DiagramsUnavailable, agraph
+from flowmachine.diagrams.dot import INSTALL_HINT, DiagramsUnavailable, agraph, scalable_svg
 from flowmachine.diagrams.mermaid import mermaid
 from flowmachine.diagrams.model import (
     FlowGraph,
@@ -23,6 +23,7 @@ from flowmachine.diagrams.model import (
     Highlight,
     extract,
     trace,
+    without_jumps,
 )
 from flowmachine.machine.compiler import CompiledFlow
 
@@ -37,9 +38,11 @@ __all__ = [
     "Highlight",
     "flow_graph",
     "render",
+    "scalable_svg",
     "to_dot",
     "to_mermaid",
     "trace",
+    "without_jumps",
 ]
 
 #: Output formats of :func:`render`; all but ``mermaid`` need pygraphviz.
@@ -79,25 +82,16 @@ def _highlights(highlight: Highlight | Iterable[Highlight] | None) -> dict[str, 
 def _prepare(
     flows: Flows, highlight: Highlight | Iterable[Highlight] | None, jumps: bool
 ) -> tuple[list[FlowGraph], dict[str, Highlight]]:
-    """The graphs and highlights to draw; without jump points and edges unless *jumps*."""
+    """The graphs and highlights to draw; without jump edges unless *jumps* (see :func:`without_jumps`)."""
     graphs, highlights = _graphs(flows), _highlights(highlight)
     if jumps:
         return graphs, highlights
     lean: list[FlowGraph] = []
     for graph in graphs:
-        kept = [i for i, e in enumerate(graph.edges) if e.kind != "jump"]
-        hidden = {n.id for n in graph.nodes.values() if n.kind == "jump"}
-        lean.append(
-            replace(
-                graph,
-                nodes={k: n for k, n in graph.nodes.items() if k not in hidden},
-                edges=[graph.edges[i] for i in kept],
-                members={k: [m for m in v if m not in hidden] for k, v in graph.members.items()},
-            )
-        )
+        drawn, renumber = without_jumps(graph)
+        lean.append(drawn)
         mark = highlights.get(graph.name)
         if mark is not None:
-            renumber = {old: new for new, old in enumerate(kept)}
             highlights[graph.name] = replace(mark, edges=frozenset(renumber[i] for i in mark.edges if i in renumber))
     return lean, highlights
 
@@ -122,7 +116,8 @@ def render(
     """Draw one or several flows in *format* (one of :data:`FORMATS`) and return the bytes.
 
     ``highlight`` marks a task's path (see :func:`trace`); ``jumps=False`` leaves
-    out the jump points and their edges for a lighter picture.
+    out the jump edges for a lighter picture, marking each action that only a
+    jump enters with the actions that jump there.
     """
     if format not in FORMATS:
         raise ValueError(f"Unknown diagram format {format!r}: use one of {', '.join(FORMATS)}.")

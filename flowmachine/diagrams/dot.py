@@ -6,11 +6,22 @@ without it; a missing install raises :class:`DiagramsUnavailable` naming the ext
 
 from __future__ import annotations
 
+import re
+from html import escape
 from typing import Any
 
-from flowmachine.diagrams.model import FlowGraph, GraphNode, Highlight
+from flowmachine.diagrams.model import FlowGraph, GraphEdge, GraphNode, Highlight
 
-__all__ = ["DiagramsUnavailable", "INSTALL_HINT", "agraph", "PATH_COLOUR", "VISITED_COLOUR", "CURRENT_COLOUR"]
+__all__ = [
+    "DiagramsUnavailable",
+    "INSTALL_HINT",
+    "agraph",
+    "jump_mark",
+    "scalable_svg",
+    "PATH_COLOUR",
+    "VISITED_COLOUR",
+    "CURRENT_COLOUR",
+]
 
 INSTALL_HINT = 'pip install "django-flowmachine[diagrams]"'
 
@@ -21,8 +32,8 @@ class DiagramsUnavailable(ImportError):
     def __init__(self, reason: str = "") -> None:
         message = (
             f"Drawing flow diagrams as SVG, PNG, PDF or dot needs pygraphviz: {INSTALL_HINT} "
-            "(pygraphviz builds against Graphviz: install Graphviz and its headers first, "
-            "e.g. apt-get install graphviz libgraphviz-dev). "
+            "(a prebuilt wheel with Graphviz inside; only where pip finds no wheel for your platform "
+            "does it build pygraphviz from source, which needs Graphviz and its headers). "
             "Mermaid text needs nothing: use format 'mermaid'."
         )
         if reason:
@@ -58,7 +69,6 @@ _NODE_STYLE: dict[str, dict[str, str]] = {
         "fixedsize": "true",
     },
     "exit": {"shape": "point", "peripheries": "2", "width": "0.09", "color": _INK, "label": ""},
-    "jump": {"shape": "plaintext", "fontsize": "9", "fontcolor": _MUTED},
 }
 
 _EDGE_STYLE: dict[str, dict[str, str]] = {
@@ -76,6 +86,45 @@ _EDGE_STYLE: dict[str, dict[str, str]] = {
 }
 
 
+_SVG_TAG = re.compile(r"<svg\b[^>]*>")
+_SIZE = re.compile(r'\s(width|height)="([^"]*)"')
+
+
+def scalable_svg(svg: str) -> str:
+    """Graphviz SVG that the browser scales to the window: ``width="100%"``, no fixed height.
+
+    The viewBox keeps the proportions; ``max-width`` keeps a small diagram at
+    its natural size instead of blowing it up.
+    """
+    match = _SVG_TAG.search(svg)
+    if match is None:
+        return svg
+    tag = match.group(0)
+    sizes = dict(_SIZE.findall(tag))
+    if "viewBox" not in tag:
+        return svg
+    bare = _SIZE.sub("", tag)
+    limit = f"max-width:{sizes['width']};" if "width" in sizes else ""
+    scaled = bare.replace("<svg", f'<svg width="100%" style="{limit}height:auto"', 1)
+    return svg[: match.start()] + scaled + svg[match.end() :]
+
+
+def jump_mark(graph: FlowGraph, node_id: str) -> str:
+    """The words marking an action only jumps enter, once jump edges are left out ("" otherwise)."""
+    sources = graph.jumped_from.get(node_id)
+    if not sources:
+        return ""
+    return "entered by a jump from " + ", ".join(graph.nodes[s].label for s in sources)
+
+
+def _jump_tooltip(graph: FlowGraph, edge: GraphEdge) -> str:
+    source, target = graph.nodes[edge.source].label, edge.target.rsplit(".", 1)[-1]
+    text = f"{source} may jump to {target} ({edge.trigger})"
+    if edge.assumed:
+        text += f"; assumed: {source} declares no jumps"
+    return text
+
+
 def _pygraphviz() -> Any:
     try:
         import pygraphviz
@@ -87,7 +136,9 @@ def _pygraphviz() -> Any:
 def agraph(graphs: list[FlowGraph], highlights: dict[str, Highlight]) -> Any:
     pgv = _pygraphviz()
     agraph = pgv.AGraph(directed=True, strict=False, name="flows")
-    agraph.graph_attr.update(compound="true", rankdir="TB", fontname=_FONT, nodesep="0.3", ranksep="0.35")
+    agraph.graph_attr.update(
+        compound="true", rankdir="TB", fontname=_FONT, nodesep="0.3", ranksep="0.35", forcelabels="true"
+    )
     agraph.node_attr.update(fontname=_FONT)
     agraph.edge_attr.update(fontname=_FONT)
     for graph in graphs:
@@ -116,6 +167,11 @@ def _draw_flow(agraph: Any, graph: FlowGraph, highlight: Highlight | None) -> No
 
     def node_attrs(node: GraphNode) -> dict[str, str]:
         attrs = {"label": node.label, "tooltip": node.tooltip, **_NODE_STYLE[node.kind]}
+        mark = jump_mark(graph, node.id)
+        if mark:
+            attrs["label"] = f'<{escape(node.label)}<BR/><FONT POINT-SIZE="8" COLOR="{_MUTED}">{escape(mark)}</FONT>>'
+            attrs["tooltip"] = f"{node.tooltip}; {mark}"
+            attrs["style"] = "rounded,filled,dashed"
         if node.id == graph.entry:
             attrs["penwidth"] = "2"
         if highlight is not None and node.id in highlight.visited and node.kind == "action":
@@ -127,7 +183,11 @@ def _draw_flow(agraph: Any, graph: FlowGraph, highlight: Highlight | None) -> No
     fill(agraph, None)
     for index, edge in enumerate(graph.edges):
         attrs = {"label": edge.label, **_EDGE_STYLE[edge.kind]}
-        if edge.label:
+        if edge.kind == "jump":
+            # placed beside the edge once laid out: a jump does not shape the layout, nor does its label
+            attrs["xlabel"] = attrs.pop("label")
+            attrs["tooltip"] = _jump_tooltip(graph, edge)
+        elif edge.label:
             attrs["tooltip"] = edge.label
         if edge.target in graph.clusters and not _inside(graph, edge.source, edge.target):
             attrs["lhead"] = f"cluster_{edge.target}"

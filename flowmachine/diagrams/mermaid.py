@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flowmachine.diagrams.dot import CURRENT_COLOUR, PATH_COLOUR, VISITED_COLOUR
+from flowmachine.diagrams.dot import CURRENT_COLOUR, PATH_COLOUR, VISITED_COLOUR, jump_mark
 from flowmachine.diagrams.model import FlowGraph, GraphNode, Highlight
 
 __all__ = ["mermaid"]
@@ -44,15 +44,16 @@ def _mermaid_text(text: str) -> str:
     return '"' + text.replace('"', "#quot;") + '"'
 
 
-def _mermaid_node(node: GraphNode, mid: str) -> str:
+def _mermaid_node(graph: FlowGraph, node: GraphNode, mid: str) -> str:
     if node.kind == "start":
         return f"{mid}(( )):::start"
     if node.kind == "final":
         return f"{mid}((({_mermaid_text(node.label)}))):::final"
     if node.kind == "exit":
         return f"{mid}(( )):::exit"
-    if node.kind == "jump":
-        return f"{mid}>{_mermaid_text(node.label)}]:::jump"
+    mark = jump_mark(graph, node.id)
+    if mark:
+        return f"{mid}({_mermaid_text(f'{node.label}<br/><small>{mark}</small>')}):::jumped"
     return f"{mid}({_mermaid_text(node.label)})"
 
 
@@ -72,7 +73,7 @@ def mermaid(graphs: list[FlowGraph], highlights: dict[str, Highlight]) -> str:
                     emit(key, depth + 1)
                     lines.append(f"{pad}end")
                 else:
-                    lines.append(pad + _mermaid_node(graph.nodes[key], ids[key]))
+                    lines.append(pad + _mermaid_node(graph, graph.nodes[key], ids[key]))
 
         emit(None, 1)
         for edge in graph.edges:
@@ -92,7 +93,7 @@ def mermaid(graphs: list[FlowGraph], highlights: dict[str, Highlight]) -> str:
         "  classDef start fill:#000,stroke:#000",
         "  classDef final fill:#e2e8f0,stroke:#334155",
         "  classDef exit fill:#334155,stroke:#334155",
-        "  classDef jump fill:none,stroke:none,color:#94a3b8",
+        "  classDef jumped stroke-dasharray:4 3",
         f"  classDef visited fill:{VISITED_COLOUR}",
         f"  classDef current fill:{CURRENT_COLOUR},stroke-width:3px",
     ]

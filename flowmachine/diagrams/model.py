@@ -1,41 +1,49 @@
 """The diagram model of a compiled flow: nodes, clusters and edges, read off the machine.
 
 Extraction follows the compiled machine, not the class tree: each scaffold is a
-cluster with an *exit* point (where it completes) and a *jump* point (the
-``goto:Name`` triggers defined on it, available from every step inside it).
-COMPLETE edges are those the machine is wired with, read off the flow's edge
-table (:mod:`flowmachine.machine.edges`): a static transition (``Linear``,
-``None``) gives one edge per child, a custom transition's ``choose_next`` gives
-an edge to every sibling and to the exit. Renderers (:mod:`flowmachine.diagrams`)
+cluster with an *exit* point (where it completes). COMPLETE edges are those the
+machine is wired with, read off the flow's edge table
+(:mod:`flowmachine.machine.edges`): a static transition (``Linear``, ``None``)
+gives one edge per child, a custom transition's ``choose_next`` gives an edge
+to every sibling and to the exit.
+
+Jump edges start at the action that jumps: one per (action, target) the action
+declares in ``Action.jumps``. An action that declares nothing is given the
+jumps path generation assumes (:func:`flowmachine.machine.paths.jump_names`):
+from the first child of a ``transition = None`` scaffold to each other child;
+those edges are marked ``assumed``. Each edge ends where the machine's
+``goto:Name`` lands from that action. Without jumps (:func:`without_jumps`), an
+action that only a jump enters keeps a mark naming the actions that jump
+there, so nothing looks unreachable. Renderers (:mod:`flowmachine.diagrams`)
 only draw this model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Literal
 
 from flowmachine.machine.compiler import CompiledFlow
-from flowmachine.machine.edges import COMPLETE_TRIGGER, EdgeTable
+from flowmachine.machine.edges import COMPLETE_TRIGGER, EdgeTable, jump_trigger
+from flowmachine.machine.paths import jump_names
 from flowmachine.machine.places import Place
 from flowmachine.transition import Transition, _ActionsDecide
 
-NodeKind = Literal["action", "start", "final", "exit", "jump"]
+NodeKind = Literal["action", "start", "final", "exit"]
 EdgeKind = Literal["entry", "complete", "choice", "jump"]
 
 #: Suffixes of the ids of drawn points that are not actions: the flow's start
-#: and end, and each scaffold's exit (where it completes) and jump point.
+#: and end, and each scaffold's exit (where it completes).
 START_NODE = "__start__"
 END_NODE = "__final__"
 EXIT_NODE = "__exit__"
-JUMP_NODE = "__jump__"
 
 
 @dataclass(frozen=True)
 class GraphNode:
-    """A drawn point: an action, the flow's start or final state, or a scaffold's exit or jump point."""
+    """A drawn point: an action, the flow's start or final state, or a scaffold's exit point."""
 
     id: str
     label: str
@@ -58,13 +66,18 @@ class GraphCluster:
 
 @dataclass(frozen=True)
 class GraphEdge:
-    """A transition of the machine; ``target`` is a node id or a cluster id (entering its first action)."""
+    """A transition of the machine; ``target`` is a node id or a cluster id (entering its first action).
+
+    A jump edge starts at the action that jumps; ``assumed`` when the action
+    declares no ``jumps`` and the edge is what path generation assumes of it.
+    """
 
     source: str
     target: str
     kind: EdgeKind
     label: str
     trigger: str | None = None
+    assumed: bool = False
 
 
 @dataclass
@@ -80,6 +93,9 @@ class FlowGraph:
     start: str = ""
     entry: str = ""
     final: str = ""
+    #: Left without its jump edges (:func:`without_jumps`): each action that
+    #: nothing else enters, with the actions whose jumps land there.
+    jumped_from: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def anchor(self, target: str) -> str:
         """The node an edge to *target* ends at: the node itself or a cluster's first action."""
@@ -137,6 +153,9 @@ def extract(flow: CompiledFlow) -> FlowGraph:
     for place in root.walk():
         if place.children:
             _wire(graph, edges, place)
+    for place in root.walk():
+        if not place.children:
+            _add_jumps(graph, edges, place)
     return graph
 
 
@@ -161,15 +180,7 @@ def _add_scaffold(graph: FlowGraph, edges: EdgeTable, scaffold: Place) -> None:
         transition_label(edges.transition(scaffold)),
         scaffold.first_leaf().name,
     )
-    jump_id = f"{scaffold.name}.{JUMP_NODE}"
-    graph.nodes[jump_id] = GraphNode(
-        jump_id,
-        "jump",
-        "jump",
-        scaffold.name,
-        tooltip=f"a jump from any step inside {scaffold.local_name}",
-    )
-    members = graph.members[scaffold.name] = [jump_id, *(c.name for c in scaffold.children)]
+    members = graph.members[scaffold.name] = [c.name for c in scaffold.children]
     if scaffold.parent is not None:
         exit_id = _exit_id(graph, scaffold)
         graph.nodes[exit_id] = GraphNode(exit_id, "", "exit", scaffold.name, tooltip=f"{scaffold.local_name} completes")
@@ -177,7 +188,7 @@ def _add_scaffold(graph: FlowGraph, edges: EdgeTable, scaffold: Place) -> None:
 
 
 def _wire(graph: FlowGraph, edges: EdgeTable, scaffold: Place) -> None:
-    """The COMPLETE edges of *scaffold*'s children, then the jumps defined on it, as the machine has them."""
+    """The COMPLETE edges of *scaffold*'s children, as the machine has them."""
     exit_id = _exit_id(graph, scaffold)
     for child in scaffold.children:
         source = _source_id(graph, child)
@@ -188,9 +199,42 @@ def _wire(graph: FlowGraph, edges: EdgeTable, scaffold: Place) -> None:
             graph.edges.append(
                 GraphEdge(source, exit_id if target is None else target.name, kind, label, COMPLETE_TRIGGER)
             )
-    jump_id = f"{scaffold.name}.{JUMP_NODE}"
-    for trigger, child in edges.entries(scaffold).items():
-        graph.edges.append(GraphEdge(jump_id, child.name, "jump", trigger, trigger))
+
+
+def _add_jumps(graph: FlowGraph, edges: EdgeTable, action: Place) -> None:
+    """One jump edge per target *action* declares (or is assumed to jump to), to where the machine lands."""
+    names, assumed = jump_names(edges, action)
+    drawn: set[str] = set()
+    for name in names:
+        entered = edges.jump_entry(action.name, name)
+        if entered is None or entered.name in drawn:
+            continue  # a jump the machine refuses is a definition problem, reported by the checks
+        drawn.add(entered.name)
+        trigger = jump_trigger(name)
+        graph.edges.append(GraphEdge(action.name, entered.name, "jump", trigger, trigger, assumed=assumed))
+
+
+def without_jumps(graph: FlowGraph) -> tuple[FlowGraph, dict[int, int]]:
+    """*graph* without its jump edges, and the new index of each kept edge.
+
+    An action that no kept edge enters but a jump does is marked with the
+    actions that jump there (``jumped_from``), so it does not look unreachable.
+    """
+    kept = [i for i, e in enumerate(graph.edges) if e.kind != "jump"]
+    entered = {graph.anchor(graph.edges[i].target) for i in kept}
+    marks: dict[str, list[str]] = {}
+    for edge in graph.edges_of("jump"):
+        landing = graph.anchor(edge.target)
+        if landing not in entered:
+            sources = marks.setdefault(landing, [])
+            if edge.source not in sources:
+                sources.append(edge.source)
+    lean = replace(
+        graph,
+        edges=[graph.edges[i] for i in kept],
+        jumped_from={k: tuple(v) for k, v in marks.items()},
+    )
+    return lean, {old: new for new, old in enumerate(kept)}
 
 
 def trace(graph: FlowGraph, history: Sequence[str], position: str | None) -> Highlight:
@@ -223,12 +267,8 @@ def _explain(graph: FlowGraph, source: str, target: str) -> Iterable[int]:
             if head is not None and head.kind == "exit" and head.id not in seen:
                 seen.add(head.id)
                 stack.append((head.id, [*chain, index]))
-    # A jump: defined on the innermost enclosing scaffold that has the target as a child.
-    cluster = graph.nodes[source].cluster if source in graph.nodes else None
-    while cluster is not None:
-        jump_id = f"{cluster}.{JUMP_NODE}"
-        for index, edge in enumerate(graph.edges):
-            if edge.source == jump_id and graph.anchor(edge.target) == target:
-                return [index]
-        cluster = graph.clusters[cluster].parent
+    # A jump: the drawn jump edge from the action that jumped (none for a jump it does not declare).
+    for index, edge in enumerate(graph.edges):
+        if edge.kind == "jump" and edge.source == source and graph.anchor(edge.target) == target:
+            return [index]
     return []

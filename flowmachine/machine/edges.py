@@ -204,12 +204,17 @@ class EdgeTable:
 
     def jump(self, action: str, name: str) -> str | None:
         """The action a jump to *name* from *action* lands on; None when no enclosing scaffold defines it."""
+        entered = self.jump_entry(action, name)
+        return entered.first_leaf().name if entered is not None else None
+
+    def jump_entry(self, action: str, name: str) -> Place | None:
+        """The child a jump to *name* from *action* enters (an action or a scaffold), None when undefined."""
         trigger = jump_trigger(name)
         scaffold = self._places[action].parent
         while scaffold is not None:
             child = self._entries[scaffold.name].get(trigger)
             if child is not None:
-                return child.first_leaf().name
+                return child
             scaffold = scaffold.parent
         return None
 

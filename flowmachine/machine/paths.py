@@ -32,7 +32,17 @@ from flowmachine.machine.edges import COMPLETE_TRIGGER, JUMP_PREFIX, EdgeTable, 
 from flowmachine.machine.places import FINAL, Place
 from flowmachine.transition import _ActionsDecide
 
-__all__ = ["Coverage", "Edge", "FlowPath", "PathGraph", "compile_flow", "coverage", "shortest_paths", "simple_paths"]
+__all__ = [
+    "Coverage",
+    "Edge",
+    "FlowPath",
+    "PathGraph",
+    "compile_flow",
+    "coverage",
+    "jump_names",
+    "shortest_paths",
+    "simple_paths",
+]
 
 #: Paths :func:`simple_paths` lists before giving up (a flow with many loops).
 MAX_PATHS = 10_000
@@ -96,13 +106,7 @@ class PathGraph:
     def _edges_from(self, place: Place) -> list[Edge]:
         table = self.flow.edges
         edges = [Edge(place.name, COMPLETE_TRIGGER, m.target, m.assumed) for m in table.complete(place.name)]
-        declared = getattr(place.component, "jumps", None)
-        if declared is not None:
-            names = [t if isinstance(t, str) else t.component_name() for t in declared]
-            assumed = False
-        else:
-            names = _branch_entries(table, place)
-            assumed = True
+        names, assumed = jump_names(table, place)
         for name in names:
             target = table.jump(place.name, name)
             if target is None:
@@ -167,6 +171,19 @@ class PathGraph:
                     parents[edge.target] = edge
                     queue.append(edge.target)
         return None
+
+
+def jump_names(table: EdgeTable, place: Place) -> tuple[list[str], bool]:
+    """The names action *place* may jump to, and whether they are assumed.
+
+    Its declared ``jumps`` when it has them (not assumed); otherwise the
+    branches of each ``transition = None`` scaffold it is the first child of
+    (assumed). Names the machine cannot jump to are kept: callers check them.
+    """
+    declared = getattr(place.component, "jumps", None)
+    if declared is not None:
+        return [t if isinstance(t, str) else t.component_name() for t in declared], False
+    return _branch_entries(table, place), True
 
 
 def _branch_entries(table: EdgeTable, place: Place) -> list[str]:

@@ -27,6 +27,7 @@ from flowmachine.diagrams import (
     Highlight,
     flow_graph,
     render,
+    scalable_svg,
     to_mermaid,
     trace,
 )
@@ -73,6 +74,8 @@ def handler_flowgraph(handler: Serving) -> Callable[[HttpRequest], HttpResponse]
             body = render(graphs, fmt, highlight=highlight, jumps=jumps)
         except DiagramsUnavailable as exc:
             return HttpResponse(str(exc), status=501, content_type="text/plain; charset=utf-8")
+        if fmt == "svg":  # scaled to the browser window, not drawn at Graphviz's fixed size
+            body = scalable_svg(body.decode()).encode()
         return HttpResponse(body, content_type=CONTENT_TYPES[fmt])
 
     flowgraph.flowmachine_handler = handler  # type: ignore[attr-defined]
@@ -139,7 +142,7 @@ def all_flowgraphs(request: HttpRequest) -> HttpResponse:
         }
         if graphs and not missing:
             try:
-                svg = render(graphs, "svg").decode()
+                svg = scalable_svg(render(graphs, "svg").decode())
                 section["svg"] = mark_safe(svg[svg.find("<svg") :])  # noqa: S308  (Graphviz output, not user input)
             except DiagramsUnavailable as exc:
                 missing = str(exc)

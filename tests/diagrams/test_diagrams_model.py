@@ -11,10 +11,24 @@ from pathlib import Path
 import pytest
 
 from flowmachine import Action, Linear, Scaffold, Transition
-from flowmachine.diagrams import flow_graph, render, to_dot, to_mermaid, trace
+from flowmachine.diagrams import (
+    INSTALL_HINT,
+    DiagramsUnavailable,
+    flow_graph,
+    render,
+    to_dot,
+    to_mermaid,
+    trace,
+    without_jumps,
+)
 from flowmachine.exceptions import FlowDefinitionError
 from flowmachine.machine.compiler import CompiledFlow
-from tests.diagrams.test_diagrams_support import EDGE_LINE, check_drawn_completely, dot_facts
+from tests.diagrams.test_diagrams_support import (
+    EDGE_LINE,
+    check_drawn_completely,
+    check_nothing_looks_unreachable,
+    dot_facts,
+)
 from tests.flows import Greeting, Purchase, handler
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,17 +73,14 @@ COMPLETE_EDGES = {
     (BA + "BankDetails", BA + "AccountAddress"),
     (BA + "AccountAddress", BA + "__exit__"),
 }
+# No action of the checkout declares its jumps: each first child of a `transition = None`
+# scaffold is drawn jumping to its siblings, as path generation assumes.
 JUMP_EDGES = {
-    (scaffold + ".__jump__", f"{scaffold}.{child}", f"goto:{child}")
-    for scaffold, children in {
-        "Purchase": ["ChooseItem", "GetUserAccount", "ChoosePayment", "Confirm"],
-        GUA[:-1]: ["LoginOrRegister", "Register", "ForgotPassword"],
-        FP[:-1]: ["EnterEmail", "EnterCode", "ResetPassword"],
-        CP[:-1]: ["SavedMethod", "NewPaymentMethod"],
-        NPM[:-1]: ["CardNumber", "BankAccount", "PayPal"],
-        BA[:-1]: ["BankDetails", "AccountAddress"],
-    }.items()
-    for child in children
+    (GUA + "LoginOrRegister", GUA + "Register", "goto:Register"),
+    (GUA + "LoginOrRegister", GUA + "ForgotPassword", "goto:ForgotPassword"),
+    (CP + "SavedMethod", CP + "NewPaymentMethod", "goto:NewPaymentMethod"),
+    (NPM + "CardNumber", NPM + "BankAccount", "goto:BankAccount"),
+    (NPM + "CardNumber", NPM + "PayPal", "goto:PayPal"),
 }
 
 
@@ -91,6 +102,8 @@ def test_every_action_scaffold_complete_and_jump_of_the_checkout_is_in_the_model
     assert set(graph.clusters) == SCAFFOLDS
     assert {(e.source, e.target) for e in graph.edges_of("complete")} == COMPLETE_EDGES
     assert {(e.source, e.target, e.label) for e in graph.edges_of("jump")} == JUMP_EDGES
+    assert all(e.assumed for e in graph.edges_of("jump"))
+    assert not [n for n in graph.nodes if "__jump__" in n]  # no generic jump points
     assert graph.edges_of("choice") == []
     assert graph.entry == P + "ChooseItem"
     assert graph.nodes[graph.start].kind == "start"
@@ -104,7 +117,7 @@ def test_every_action_scaffold_complete_and_jump_of_the_checkout_is_in_the_model
 
 def test_the_model_agrees_with_the_machine_on_every_trigger_from_every_action(compiled, graph):
     counts = check_drawn_completely(compiled, graph)
-    assert counts == {"actions": 12, "scaffolds": 6, "complete": 17, "jumps": 17, "fired": counts["fired"]}
+    assert counts == {"actions": 12, "scaffolds": 6, "complete": 17, "jumps": 5, "fired": counts["fired"]}
     assert counts["fired"] > 12
 
 
@@ -185,17 +198,19 @@ def test_trace_marks_the_path_through_complete_edges_and_scaffold_exits(graph):
     }
 
 
-def test_trace_marks_jumps_from_the_innermost_scaffold_that_has_the_target(graph):
+def test_trace_marks_a_jump_on_the_edge_from_the_action_that_jumped(graph):
     mark = trace(graph, [P + "ChooseItem", GUA + "LoginOrRegister", CP + "SavedMethod"], NPM + "CardNumber")
-    assert (CP + "__jump__", NPM[:-1]) in _edges(graph, mark.edges)
+    assert (CP + "SavedMethod", NPM[:-1]) in _edges(graph, mark.edges)
     mark = trace(graph, [GUA + "LoginOrRegister"], GUA + "Register")
-    assert _edges(graph, mark.edges) == {(GUA + "__jump__", GUA + "Register")}
+    assert _edges(graph, mark.edges) == {(GUA + "LoginOrRegister", GUA + "Register")}
+    assert [graph.edges[i].kind for i in mark.edges] == ["jump"]
+    mark = trace(graph, [GUA + "LoginOrRegister"], FP + "EnterEmail")
+    assert _edges(graph, mark.edges) == {(GUA + "LoginOrRegister", FP[:-1])}
     # a gap left by the back button is explained by nothing
     assert trace(graph, [P + "ChooseItem"], FP + "EnterCode").edges == frozenset()
-    # a jump to a later sibling is a jump, not a COMPLETE
-    assert _edges(graph, trace(graph, [P + "ChooseItem"], P + "Confirm").edges) == {
-        ("Purchase.__jump__", P + "Confirm")
-    }
+    # a jump the action does not declare (nor is assumed to make) is drawn by no edge, so none is marked
+    assert trace(graph, [P + "ChooseItem"], P + "Confirm").edges == frozenset()
+    assert trace(graph, [P + "ChooseItem"], P + "Confirm").visited == {P + "ChooseItem", P + "Confirm"}
     # names that are not in this flow are ignored
     assert trace(graph, ["Other.Step"], "Other.Place").current is None
 
@@ -275,7 +290,9 @@ def test_the_mermaid_output_nests_subgraphs_and_has_every_edge(graph):
     assert ("GetUserAccount_exit", "-->", "complete", "ChoosePayment") in edges
     assert ("ResetPassword", "-->", "complete", "ForgotPassword_exit") in edges
     assert ("Confirm", "-->", "complete", "Purchase_final") in edges
-    assert ("NewPaymentMethod_jump", "-.->", "goto:BankAccount", "BankAccount") in edges
+    assert ("CardNumber", "-.->", "goto:BankAccount", "BankAccount") in edges
+    assert ("LoginOrRegister", "-.->", "goto:Register", "Register") in edges
+    assert "_jump" not in text
     assert ("Purchase_start", "-->", None, "ChooseItem") in edges
     assert 'Purchase_final((("done"))):::final' in text
 
@@ -302,7 +319,7 @@ import django
 django.setup()
 from shop.flows import Purchase, handler
 from flowmachine.diagrams import flow_graph, to_dot, to_mermaid
-from tests.diagrams.test_diagrams_support import check_drawn_completely, dot_facts
+from tests.diagrams.test_diagrams_support import check_drawn_completely, check_nothing_looks_unreachable, dot_facts
 compiled = handler.compiled(Purchase)
 graph = flow_graph(compiled)
 counts = check_drawn_completely(compiled, graph)
@@ -314,6 +331,7 @@ assert len(facts["edges"]) == len(graph.edges)
 mermaid = to_mermaid(graph)
 assert mermaid.count('|"complete"|') == counts["complete"]
 assert mermaid.count('-.->|"goto:') == counts["jumps"]
+counts["marked"] = len(check_nothing_looks_unreachable(graph))
 print(json.dumps(counts))
 """
 
@@ -330,10 +348,39 @@ def test_the_demo_checkout_is_drawn_completely():
     assert counts["actions"] >= 10 and counts["scaffolds"] >= 3
 
 
+DEMO_LEAN_SCRIPT = """
+import json, os, sys
+sys.path[:0] = [{demo!r}, {root!r}]
+os.environ["DJANGO_SETTINGS_MODULE"] = "demo_site.settings"
+import django
+django.setup()
+from shop.flows import Purchase, handler
+from flowmachine.diagrams import flow_graph
+from tests.diagrams.test_diagrams_support import check_nothing_looks_unreachable
+graph = flow_graph(handler.compiled(Purchase))
+jumps = sorted([e.source.rsplit(".", 1)[1], e.target.rsplit(".", 1)[1]] for e in graph.edges_of("jump"))
+print(json.dumps({{"marks": check_nothing_looks_unreachable(graph), "jumps": jumps}}))
+"""
+
+
+def test_nothing_in_the_demo_checkout_looks_unreachable_without_jumps():
+    script = DEMO_LEAN_SCRIPT.format(demo=str(ROOT / "demo"), root=str(ROOT))
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    marks = {name.rsplit(".", 1)[1]: mark for name, mark in found["marks"].items()}
+    assert marks["Register"] == "a jump from LoginOrRegister"
+    assert marks["CardNumber"] == marks["PayPal"] == marks["BankDetails"] == "a jump from PaymentChoice"
+    assert ["PaymentChoice", "PayPal"] in found["jumps"] and ["LoginOrRegister", "ForgotPassword"] in found["jumps"]
+
+
 def test_jumps_can_be_left_out_and_highlights_follow(graph):
     facts = dot_facts(to_dot(graph, jumps=False))
     assert len(facts["edges"]) == len(COMPLETE_EDGES) + 1
-    assert not [n for n in facts["nodes"] if n.endswith("__jump__")]
+    assert not [e for e in facts["edges"] if e[4] == "dashed"]
     assert {f"cluster_{s}" for s in SCAFFOLDS} == set(facts["clusters"])
     mark = trace(graph, [P + "ChooseItem", GUA + "LoginOrRegister"], CP + "SavedMethod")
     lean = to_mermaid(graph, highlight=mark, jumps=False)
@@ -347,6 +394,101 @@ def test_jumps_can_be_left_out_and_highlights_follow(graph):
     }
     nodes = dot_facts(to_dot(graph, highlight=mark, jumps=False))["nodes"]
     assert nodes[CP + "SavedMethod"]["class"] == "fm_current"
+
+
+# -- nothing looks unreachable ----------------------------------------------------------
+
+
+def test_with_jumps_every_action_has_an_incoming_edge(graph):
+    heads = {edge[1] for edge in dot_facts(to_dot(graph))["edges"]}
+    assert {n.id for n in graph.actions()} <= heads
+
+
+def test_without_jumps_an_action_only_a_jump_enters_is_marked_with_who_jumps_there(graph):
+    marks = check_nothing_looks_unreachable(graph)
+    assert marks == {
+        GUA + "Register": "a jump from LoginOrRegister",
+        FP + "EnterEmail": "a jump from LoginOrRegister",
+        NPM + "CardNumber": "a jump from SavedMethod",
+        BA + "BankDetails": "a jump from CardNumber",
+        NPM + "PayPal": "a jump from CardNumber",
+    }
+    lean, renumber = without_jumps(graph)
+    assert lean.edges_of("jump") == [] and graph.edges_of("jump")  # the graph itself is left as it was
+    assert lean.jumped_from[GUA + "Register"] == (GUA + "LoginOrRegister",)
+    assert graph.jumped_from == {}
+    assert [graph.edges[old] for old in renumber] == lean.edges
+    nodes = dot_facts(to_dot(graph, jumps=False))["nodes"]
+    assert "dashed" in nodes[GUA + "Register"]["style"]
+    assert "dashed" not in nodes[GUA + "LoginOrRegister"]["style"]
+    assert 'Register("Register<br/><small>entered by a jump from LoginOrRegister</small>"):::jumped' in to_mermaid(
+        graph, jumps=False
+    )
+
+
+class Intro(Action):
+    jumps = ("Outro", "Later")
+
+
+class Later(Action):
+    pass
+
+
+class Outro(Action):
+    jumps = ["Intro"]
+
+
+class Aside(Action):
+    jumps = ()  # declares that it never jumps
+
+
+class Tour(Scaffold):
+    transition = Linear
+    action_set = [Intro, Later, Outro]
+
+
+class Shortcut(Scaffold):
+    action_set = [Aside, Tour]
+
+
+def test_declared_jumps_are_drawn_from_their_action_and_replace_the_assumption():
+    graph = flow_graph(Shortcut)
+    t = "Shortcut.Tour."
+    jumps = {(e.source, e.target, e.label, e.assumed) for e in graph.edges_of("jump")}
+    # Aside is the first child of a transition-None scaffold but declares no jumps: nothing is assumed.
+    assert jumps == {
+        (t + "Intro", t + "Outro", "goto:Outro", False),
+        (t + "Intro", t + "Later", "goto:Later", False),
+        (t + "Outro", t + "Intro", "goto:Intro", False),
+    }
+    # Later and Outro are also entered by COMPLETE, Intro by the jump only: only jumps=False marks it
+    lean, _ = without_jumps(graph)
+    assert lean.jumped_from == {t + "Intro": (t + "Outro",)}
+    marks = check_nothing_looks_unreachable(graph)
+    assert marks == {t + "Intro": "a jump from Outro"}
+    edges = dot_facts(to_dot(graph))["edges"]
+    assert (t + "Outro", t + "Intro", "goto:Intro", "", "dashed") in edges
+    tips = {(e.source, e.target): e for e in graph.edges_of("jump")}
+    assert not tips[(t + "Outro", t + "Intro")].assumed
+    mark = trace(graph, [t + "Intro", t + "Later", t + "Outro"], t + "Intro")
+    assert {graph.edges[i].kind for i in mark.edges} == {"complete", "jump"}
+    assert (t + "Outro", t + "Intro") in _edges(graph, mark.edges)
+
+
+def test_assumed_jumps_say_so_on_hover(graph):
+    dot = to_dot(graph)
+    assert "LoginOrRegister may jump to Register (goto:Register); assumed: LoginOrRegister declares no jumps" in dot
+    assert "declares no jumps" not in to_dot(flow_graph(Shortcut))
+
+
+def test_the_install_message_names_the_wheel_and_keeps_headers_as_the_fallback():
+    message = str(DiagramsUnavailable("No module named 'pygraphviz'"))
+    assert message.startswith(f"Drawing flow diagrams as SVG, PNG, PDF or dot needs pygraphviz: {INSTALL_HINT} ")
+    assert INSTALL_HINT == 'pip install "django-flowmachine[diagrams]"'
+    assert "prebuilt wheel" in message
+    assert message.index("prebuilt wheel") < message.index("no wheel for your platform") < message.index("headers")
+    assert "apt-get" not in message and "libgraphviz" not in message
+    assert "format 'mermaid'" in message and message.endswith("(No module named 'pygraphviz')")
 
 
 def test_the_model_and_renderers_are_importable_from_the_package():

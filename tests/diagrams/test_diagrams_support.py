@@ -2,8 +2,10 @@
 
 ``check_drawn_completely`` compares a diagram model with the compiled machine
 itself: it fires every trigger from every action and asserts the model has
-the edges that explain where the machine went, and no others. It imports
-nothing from the test flows, so the demo's settings can use it.
+the edges that explain where the machine went, and no others; its jump edges
+are exactly the path graph's. ``check_nothing_looks_unreachable`` asserts the
+drawing without jumps still enters every action. They import nothing from the
+test flows, so the demo's settings can use them.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flowmachine.diagrams import to_dot, to_mermaid
 from flowmachine.exceptions import InvalidJump
 from flowmachine.machine.compiler import CompiledFlow
 from flowmachine.machine.places import FINAL
+from flowmachine.testing import PathGraph
 
 EDGE_LINE = re.compile(r'^\s*(\S+) (-->|==>|-\.->)(?:\|"([^"]*)"\|)? (\S+)$')
 
@@ -38,14 +42,21 @@ def check_drawn_completely(compiled: CompiledFlow, graph: Any) -> dict[str, int]
 
     complete = [e for e in graph.edges if e.kind == "complete"]
     jumps = [e for e in graph.edges if e.kind == "jump"]
-    # One COMPLETE edge per component (static transitions), one jump edge per child of a scaffold.
+    # One COMPLETE edge per component (static transitions).
     assert len(complete) == len(places) - 1
-    assert len(jumps) == len(places) - 1
     by_source: dict[str, list[Any]] = {}
     for edge in complete:
         by_source.setdefault(edge.source, []).append(edge)
         assert edge.label == "complete" and edge.trigger == "complete"
     assert all(len(v) == 1 for v in by_source.values())
+    # Jumps: from the action that jumps, one per (action, target), exactly the path graph's jumps.
+    paths = PathGraph(compiled)
+    expected = {(e.source, e.trigger, e.target, e.assumed) for e in paths.edges if e.is_jump}
+    drawn = {(e.source, e.trigger, graph.anchor(e.target), e.assumed) for e in jumps}
+    assert drawn == expected
+    assert len(jumps) == len(drawn)
+    assert all(graph.nodes[e.source].kind == "action" for e in jumps)
+    assert all(e.label == e.trigger and e.trigger.startswith("goto:") for e in jumps)
 
     names = {place.local_name for place in places.values()}
     fired = 0
@@ -60,10 +71,12 @@ def check_drawn_completely(compiled: CompiledFlow, graph: Any) -> dict[str, int]
             node, hops = target, hops + 1
             assert hops < 50
         destination = compiled.fire(action, "complete", {})
-        drawn = graph.final if destination == FINAL else destination
-        assert graph.anchor(target) == drawn, (action, target, destination)
+        drawn_end = graph.final if destination == FINAL else destination
+        assert graph.anchor(target) == drawn_end, (action, target, destination)
         fired += 1
-        # Jumps: the machine takes goto:N from the innermost scaffold around the action that has N as a child.
+        # Jumps: the machine takes goto:N from the innermost scaffold around the action that has N as a
+        # child; a drawn jump edge from the action ends at that child, and lands where the machine does.
+        from_here = {e.trigger: e for e in jumps if e.source == action}
         for name in sorted(names):
             owner = next(
                 (p for p in reversed(places[action].lineage()[:-1]) if any(c.local_name == name for c in p.children)),
@@ -73,14 +86,14 @@ def check_drawn_completely(compiled: CompiledFlow, graph: Any) -> dict[str, int]
                 destination = compiled.fire(action, f"goto:{name}", {})
             except InvalidJump:
                 assert owner is None, (action, name)
+                assert f"goto:{name}" not in from_here, (action, name)
                 continue
             fired += 1
             assert owner is not None, (action, name)
-            target = f"{owner.name}.{name}"
-            matching = [e for e in jumps if e.source == f"{owner.name}.__jump__" and e.target == target]
-            assert len(matching) == 1, (action, name)
-            assert matching[0].label == f"goto:{name}" and matching[0].trigger == f"goto:{name}"
-            assert graph.anchor(target) == destination
+            edge = from_here.get(f"goto:{name}")
+            if edge is not None:
+                assert edge.target == f"{owner.name}.{name}", (action, name)
+                assert graph.anchor(edge.target) == destination, (action, name)
     return {
         "actions": len(actions),
         "scaffolds": len(scaffolds),
@@ -88,6 +101,37 @@ def check_drawn_completely(compiled: CompiledFlow, graph: Any) -> dict[str, int]
         "jumps": len(jumps),
         "fired": fired,
     }
+
+
+def check_nothing_looks_unreachable(graph: Any) -> dict[str, str]:
+    """Assert every action has an incoming edge, or the jump mark, in the jumps=False dot and Mermaid output.
+
+    Returns the mark of each marked action (its label's second line in dot).
+    """
+    facts = dot_facts(to_dot(graph, jumps=False))
+    assert not [e for e in facts["edges"] if e[4] == "dashed"]
+    heads = {edge[1] for edge in facts["edges"]}
+    marks: dict[str, str] = {}
+    for node in graph.actions():
+        label = facts["nodes"][node.id]["label"]
+        if node.id not in heads:
+            assert "entered by a jump from" in label, f"{node.id} looks unreachable without jumps"
+            marks[node.id] = re.sub(r"<[^>]*>", " ", label).split("entered by", 1)[1].strip()
+    text = to_mermaid(graph, jumps=False)
+    assert "-.->" not in text
+    mermaid_heads = {m.group(4) for m in map(EDGE_LINE.match, text.splitlines()) if m}
+    opening: list[str] = []  # subgraphs whose first action is the next node line: an edge into them enters it
+    for line in text.splitlines():
+        subgraph = re.match(r"^\s*subgraph (\w+)\[", line)
+        if subgraph:
+            opening.append(subgraph.group(1))
+            continue
+        node = re.match(r'^\s*(\w+)\("([^"]*)"\)', line)
+        if node:
+            if node.group(1) not in mermaid_heads and not mermaid_heads.intersection(opening):
+                assert "entered by a jump from" in node.group(2), f"{node.group(1)} looks unreachable in Mermaid"
+            opening = []
+    return marks
 
 
 def dot_facts(dot: str) -> dict[str, Any]:
@@ -108,7 +152,13 @@ def dot_facts(dot: str) -> dict[str, Any]:
 
     walk(agraph, None)
     edges = [
-        (str(e[0]), str(e[1]), e.attr.get("label") or "", e.attr.get("lhead") or "", e.attr.get("style") or "")
+        (
+            str(e[0]),
+            str(e[1]),
+            e.attr.get("label") or e.attr.get("xlabel") or "",  # a jump's label is an xlabel
+            e.attr.get("lhead") or "",
+            e.attr.get("style") or "",
+        )
         for e in agraph.edges()
     ]
     nodes = {str(n): dict(n.attr) for n in agraph.nodes()}

@@ -9,8 +9,9 @@ from django.test import Client
 from django.urls import include, path, reverse
 
 from flowmachine import all_flowgraphs
+from flowmachine.diagrams import render
 from tests.diagrams.test_diagrams_support import dot_facts
-from tests.flows import handler, plain_handler, second_handler
+from tests.flows import Purchase, handler, plain_handler, second_handler
 from tests.walker import Walker
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +72,33 @@ def test_the_svg_is_valid_and_draws_the_handlers_flows(client, debug):
 def test_jumps_can_be_left_out(client, debug):
     full = dot_facts(client.get("/buy/.flowgraph?format=dot").content.decode())
     lean = dot_facts(client.get("/buy/.flowgraph?format=dot&jumps=0").content.decode())
-    assert len(full["edges"]) == 35 and len(lean["edges"]) == 18
+    assert len(full["edges"]) == 23 and len(lean["edges"]) == 18
+    # jump edges start at the action that jumps
+    assert (GUA + "LoginOrRegister", GUA + "Register", "goto:Register", "", "dashed") in full["edges"]
+    # without them, what only a jump enters says so
+    assert "entered by a jump from LoginOrRegister" in lean["nodes"][GUA + "Register"]["label"]
+    assert "entered by a jump" not in full["nodes"][GUA + "Register"]["label"]
+    mermaid = client.get("/buy/.flowgraph?format=mermaid&jumps=0").content.decode()
+    assert "-.->" not in mermaid and "entered by a jump from CardNumber" in mermaid
+
+
+def _scales(svg_text: str) -> ET.Element:
+    """The root of *svg_text*, checked to scale to the window: width 100%, no fixed height, a viewBox."""
+    root = ET.fromstring(svg_text[svg_text.find("<svg") :])
+    assert root.get("width") == "100%"
+    assert root.get("height") is None
+    assert len(root.get("viewBox", "").split()) == 4
+    assert "height:auto" in root.get("style", "")
+    assert root.get("style", "").startswith("max-width:") and "pt" in root.get("style", "")
+    return root
+
+
+def test_the_svg_scales_to_the_window(client, debug):
+    _scales(client.get("/buy/.flowgraph").content.decode())
+    _scales(client.get("/buy/.flowgraph?jumps=0").content.decode())
+    # what the command writes keeps Graphviz's natural size (a file, or an <img> in the docs)
+    drawn = ET.fromstring(render(Purchase, "svg"))
+    assert drawn.get("width", "").endswith("pt") and drawn.get("height", "").endswith("pt")
 
 
 def test_an_unknown_format_is_a_400(client, debug):
@@ -147,6 +174,10 @@ def test_the_site_wide_page_shows_every_handlers_flows(client, debug):
     assert "namespace <code>shop</code>" in html and "namespace <code>again</code>" in html
     assert "Greeting, ProductFlow" in html
     assert "<title>cluster_Purchase.ChoosePayment.NewPaymentMethod</title>" in html
+    svgs = [html[i : html.index("</svg>", i) + len("</svg>")] for i in range(len(html)) if html.startswith("<svg", i)]
+    assert len(svgs) == 3
+    for svg in svgs:
+        _scales(svg)
 
 
 def test_the_site_wide_page_lists_the_problems_of_a_broken_flow(client, debug, settings):

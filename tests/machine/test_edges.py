@@ -283,9 +283,13 @@ def _diagram_edges_from_table(compiled: CompiledFlow) -> set[tuple[str, str, str
         kind = "choice" if outcome.chosen else "complete"
         for target in outcome.choices:
             found.add((source, exit_of(outcome.scaffold) if target is None else target.name, kind, COMPLETE_TRIGGER))
-    for scaffold in (p for p in compiled.places.values() if p.children):
-        for trigger, child in table.entries(scaffold).items():
-            found.add((f"{scaffold.name}.__jump__", child.name, "jump", trigger))
+    # Jumps: from each action, to the child of the nearest enclosing scaffold that defines the trigger,
+    # for each jump the path graph has (declared, or assumed of a branch scaffold's first child).
+    for edge in (e for e in PathGraph(compiled).edges if e.is_jump):
+        owner = next(
+            s for s in reversed(compiled.places[edge.source].lineage()[:-1]) if edge.trigger in table.entries(s)
+        )
+        found.add((edge.source, table.entries(owner)[edge.trigger].name, "jump", edge.trigger))
     return found
 
 
@@ -296,6 +300,9 @@ def test_the_diagram_draws_the_tables_edges(flow):
     drawn = [(e.source, e.target, e.kind, e.trigger) for e in graph.edges if e.kind != "entry"]
     assert len(drawn) == len(set(drawn))
     assert set(drawn) == _diagram_edges_from_table(compiled)
+    for source, target, kind, trigger in drawn:
+        if kind == "jump":
+            assert compiled.fire(source, trigger, {}) == graph.anchor(target)
 
 
 @pytest.mark.parametrize("flow", [f for f in FLOWS if f is not EgNarrow], ids=lambda f: f.__name__)
@@ -353,7 +360,20 @@ def test_the_path_graph_assumes_branch_entries_and_keeps_declared_jumps():
 def test_diagram_edges_enter_a_scaffold_as_its_cluster():
     graph = flow_graph(_compiled(EgSignIn))
     assert ("EgSignIn.EgWelcome", "EgSignIn.EgAccount") in {(e.source, e.target) for e in graph.edges_of("complete")}
-    assert ("EgSignIn.__jump__", "EgSignIn.EgAccount") in {(e.source, e.target) for e in graph.edges_of("jump")}
+    jumps = {(e.source, e.target) for e in graph.edges_of("jump")}
+    assert ("EgSignIn.EgAccount.EgLogin", "EgSignIn.EgAccount.EgForgot") in jumps  # a scaffold, entered as such
+    assert graph.anchor("EgSignIn.EgAccount.EgForgot") == "EgSignIn.EgAccount.EgForgot.EgEmail"
+
+
+def test_declared_jumps_are_drawn_from_the_action_that_declares_them():
+    graph = flow_graph(_compiled(EgDeep))
+    jumps = {(e.source, e.target, e.trigger, e.assumed) for e in graph.edges_of("jump")}
+    # EgLeafD declares ("EgL2", "EgNowhere"): the one the machine can make is drawn, not assumed;
+    # EgLeafA, first child of the transition-None EgL3, is assumed to jump to EgLeafB.
+    assert jumps == {
+        ("EgDeep.EgL1.EgLeafD", "EgDeep.EgL1.EgL2", "goto:EgL2", False),
+        ("EgDeep.EgL1.EgL2.EgL3.EgLeafA", "EgDeep.EgL1.EgL2.EgL3.EgLeafB", "goto:EgLeafB", True),
+    }
 
 
 def test_possible_next_narrows_paths_but_not_the_diagram():
