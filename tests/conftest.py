@@ -32,7 +32,11 @@ def pytest_configure(config: Any) -> None:
                 f"or {postgres.how}.",
                 returncode=3,
             )
-    redis = services.redis_service(settings.REDIS_URL)
+    # Demo test files run in the demo's settings, which have no REDIS_URL of their own.
+    url = getattr(settings, "REDIS_URL", None) or os.environ.get(
+        "FLOWMACHINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
+    )
+    redis = services.redis_service(url)
     if not redis.answers():
         MISSING.append(redis)
     if MISSING and os.environ.get("CI") == "true":
