@@ -1,0 +1,413 @@
+"""The codec of task state: msgpack with one extension type per Python type it keeps.
+
+Every value Django's built-in form fields produce can be kept in ``self.state``
+and reads back with its type. msgpack's own types (``None``, ``bool``, ``int``,
+``float``, ``str``, ``bytes``, lists and dicts with keys of any of these types)
+are written as msgpack writes them; the others are msgpack extension types,
+one code per kind. Nothing is ever pickled: reading a record builds only the
+values in this table.
+
+====  =====================  =====================================================
+code  type                   payload
+====  =====================  =====================================================
+1     ``Decimal``            ``str(value)``, ASCII (exact: sign, digits, exponent)
+2     ``date``               ISO 8601, ``date.isoformat()``
+3     ``datetime``           ISO 8601 with microseconds; an aware one with its UTC
+                             offset (a ``zoneinfo`` zone reads back as that fixed
+                             offset), a naive one without
+4     ``time``               ISO 8601, ``time.isoformat()`` (with its offset if any)
+5     ``timedelta``          msgpack ``[days, seconds, microseconds]``
+6     ``UUID``               the 16 bytes
+7     ``tuple``              msgpack array of the items
+8     ``set``                msgpack array of the items, sorted by their encoding
+                             (equal sets encode alike, so the journal sees no change)
+9     ``frozenset``          as ``set``
+10    model instance         msgpack ``[app_label, model_name, pk]``: a reference,
+                             read back as a :class:`StoredInstance`
+11    ``int`` beyond 64 bits  its decimal digits, ASCII
+-1    msgpack Timestamp      read only (written by earlier releases for aware
+                             datetimes): an aware ``datetime`` in UTC
+====  =====================  =====================================================
+
+Subclasses of ``str``, ``int``, ``float``, ``bytes``, ``list`` and ``dict`` (a
+``TextChoices`` member, an ``OrderedDict``) are kept as the base type. A
+QuerySet (what ``ModelMultipleChoiceField`` gives) is kept as a list of model
+references. Anything else raises :class:`UnencodableValue`, a ``TypeError``
+that names the offending value; the record codec turns it into
+:class:`~flowmachine.exceptions.StateEncodingError` naming the state key.
+
+**Model instances are references, loaded lazily.** A model instance is stored
+as its app label, model name and primary key, and reads back as a
+:class:`StoredInstance`: a proxy that passes ``isinstance(value, Model)``,
+compares equal to the instance (and hashes alike), and gives ``.pk`` without a
+query. The row is loaded on the first other use (an attribute, ``str()``), and
+then every not yet loaded reference to the same model decoded with it (from
+the same record) is loaded in that same query, with ``in_bulk()`` on the
+model's base manager. So:
+
+* reading a task costs no query, however many references its state holds:
+  most steps never use most of the state, and the engine itself (the journal,
+  re-encoding the record, the admin's and ``flowtask``'s JSON views) never
+  loads a reference;
+* using references costs one query per model per request, not one per
+  reference (a ``ModelMultipleChoiceField``'s list of five orders is one query).
+
+This was chosen over loading every reference when the state is first read,
+which would cost a query per model on every request of a long journey for
+values kept for a later step.
+
+**A deleted instance.** Using a reference to a row that no longer exists (or a
+model no longer installed) raises
+:class:`~flowmachine.exceptions.StateReferenceGone`, naming the model and the
+primary key. It is an ``ObjectDoesNotExist`` (templates render it as an empty
+value) and a ``CorruptStateError``: an action that does not catch it ends with
+the "this form can no longer be continued" page (410), the task unchanged.
+``.pk`` and equality still work without the row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
+from django.utils.functional import LazyObject, empty
+
+from flowmachine.exceptions import StateReferenceGone
+
+__all__ = ["EXT", "StoredInstance", "UnencodableValue", "json_default", "packb", "unpackb"]
+
+#: The extension code of each kind of value (see the table above).
+EXT = {
+    "Decimal": 1,
+    "date": 2,
+    "datetime": 3,
+    "time": 4,
+    "timedelta": 5,
+    "UUID": 6,
+    "tuple": 7,
+    "set": 8,
+    "frozenset": 9,
+    "model": 10,
+    "bigint": 11,
+}
+#: Extension values nest (a tuple of sets of tuples) at most this deep when read.
+MAX_EXT_DEPTH = 64
+
+_INT64_MIN, _UINT64_END = -(2**63), 2**64
+
+
+class UnencodableValue(TypeError):
+    """*value* cannot be kept in a task's state (*reason* says why, when it is not just its type)."""
+
+    def __init__(self, value: object, reason: str = "") -> None:
+        self.value, self.reason = value, reason
+        super().__init__(f"{type(value).__name__} cannot be encoded{': ' + reason if reason else ''}")
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+def packb(value: Any) -> bytes:
+    """*value* encoded; raise :class:`UnencodableValue` (a TypeError) for a value the codec does not keep."""
+    try:
+        return msgpack.packb(value, use_bin_type=True, strict_types=True, default=_default)  # type: ignore[no-any-return]
+    except (ValueError, OverflowError) as exc:
+        raise UnencodableValue(value, str(exc)) from exc
+    except RecursionError as exc:  # tuples or sets nested hundreds deep
+        raise UnencodableValue(value, "it nests too deep") from exc
+
+
+def _ext(name: str, payload: bytes) -> msgpack.ExtType:
+    return msgpack.ExtType(EXT[name], payload)
+
+
+def _array(items: list[bytes]) -> bytes:
+    """A msgpack array of items already encoded."""
+    return msgpack.Packer().pack_array_header(len(items)) + b"".join(items)  # type: ignore[no-any-return]
+
+
+def _items(value: Iterable[Any]) -> bytes:
+    """A msgpack array of *value*'s items, in the order given."""
+    return _array([packb(item) for item in value])
+
+
+def _sorted_items(value: Iterable[Any]) -> bytes:
+    """A msgpack array of *value*'s items sorted by their encoding: equal sets encode alike."""
+    return _array(sorted(packb(item) for item in value))
+
+
+def _int(value: int) -> Any:
+    value = int(value)
+    return value if _INT64_MIN <= value < _UINT64_END else _ext("bigint", str(value).encode())
+
+
+def _model(value: Model) -> msgpack.ExtType:
+    meta = value._meta
+    if value.pk is None:
+        raise UnencodableValue(value, "an unsaved instance has no primary key")
+    try:
+        pk = packb(value.pk)
+    except UnencodableValue as exc:
+        raise UnencodableValue(value, f"its primary key ({type(value.pk).__name__}) cannot be encoded") from exc
+    return _ext("model", _array([packb(meta.app_label), packb(meta.model_name), pk]))
+
+
+#: How each type that is not msgpack's own is written, by exact type; subclasses are looked up in order.
+_WRITERS: list[tuple[type, Callable[[Any], Any]]] = [
+    (dt.datetime, lambda v: _ext("datetime", v.isoformat(timespec="microseconds").encode())),
+    (dt.date, lambda v: _ext("date", v.isoformat().encode())),
+    (dt.time, lambda v: _ext("time", v.isoformat().encode())),
+    (dt.timedelta, lambda v: _ext("timedelta", packb([v.days, v.seconds, v.microseconds]))),
+    (Decimal, lambda v: _ext("Decimal", str(v).encode())),
+    (uuid.UUID, lambda v: _ext("UUID", v.bytes)),
+    (tuple, lambda v: _ext("tuple", _items(v))),
+    (frozenset, lambda v: _ext("frozenset", _sorted_items(v))),
+    (set, lambda v: _ext("set", _sorted_items(v))),
+    (int, _int),
+    (str, str.__str__),
+    (bytes, bytes),
+    (float, float),
+    (dict, dict),
+    (list, list),
+    (Model, _model),
+    (QuerySet, list),
+]
+_EXACT = dict(_WRITERS)
+
+
+def _default(value: Any) -> Any:
+    kind = type(value)
+    if kind is StoredInstance:  # checked first: isinstance() would load it
+        return _ext("model", _items(value._reference))
+    writer = _EXACT.get(kind)
+    if writer is None:
+        writer = next((w for base, w in _WRITERS if isinstance(value, base)), None)
+        if writer is None:
+            raise UnencodableValue(value)
+    return writer(value)
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+
+class _Decoder:
+    """One decoding: msgpack's limits, the extension depth, and the references it read (loaded together)."""
+
+    def __init__(self, limits: dict[str, int]) -> None:
+        self.limits = limits
+        self.depth = 0
+        self.references = _References()
+
+    def unpack(self, raw: bytes) -> Any:
+        return msgpack.unpackb(raw, raw=False, timestamp=3, strict_map_key=False, ext_hook=self.ext, **self.limits)
+
+    def ext(self, code: int, data: bytes) -> Any:
+        reader = _READERS.get(code)
+        if reader is None:
+            raise ValueError(f"unexpected msgpack extension type {code}")
+        if self.depth >= MAX_EXT_DEPTH:
+            raise ValueError(f"extension values nest more than {MAX_EXT_DEPTH} deep")
+        self.depth += 1
+        try:
+            return reader(self, data)
+        finally:
+            self.depth -= 1
+
+    def array(self, data: bytes) -> list[Any]:
+        items = self.unpack(data)
+        if not isinstance(items, list):
+            raise ValueError("extension payload is not an array")
+        return items
+
+
+def _text(data: bytes) -> str:
+    return data.decode("ascii")
+
+
+def _timedelta(decoder: _Decoder, data: bytes) -> dt.timedelta:
+    days, seconds, microseconds = decoder.array(data)
+    return dt.timedelta(days=days, seconds=seconds, microseconds=microseconds)
+
+
+def _reference(decoder: _Decoder, data: bytes) -> StoredInstance:
+    app_label, model_name, pk = decoder.array(data)
+    if not isinstance(app_label, str) or not isinstance(model_name, str):
+        raise ValueError("model reference without app label and model name")
+    hash(pk)  # a primary key read back must be hashable
+    return StoredInstance(app_label, model_name, pk, decoder.references)
+
+
+def _bigint(decoder: _Decoder, data: bytes) -> int:
+    if len(data) > 400:
+        raise ValueError("integer too long")
+    return int(_text(data))
+
+
+_READERS: dict[int, Callable[[_Decoder, bytes], Any]] = {
+    EXT["Decimal"]: lambda d, data: Decimal(_text(data)),
+    EXT["date"]: lambda d, data: dt.date.fromisoformat(_text(data)),
+    EXT["datetime"]: lambda d, data: dt.datetime.fromisoformat(_text(data)),
+    EXT["time"]: lambda d, data: dt.time.fromisoformat(_text(data)),
+    EXT["timedelta"]: _timedelta,
+    EXT["UUID"]: lambda d, data: uuid.UUID(bytes=data),
+    EXT["tuple"]: lambda d, data: tuple(d.array(data)),
+    EXT["set"]: lambda d, data: set(d.array(data)),
+    EXT["frozenset"]: lambda d, data: frozenset(d.array(data)),
+    EXT["model"]: _reference,
+    EXT["bigint"]: _bigint,
+}
+
+
+def unpackb(raw: bytes, **limits: int) -> Any:
+    """Decode bytes written by :func:`packb`; *limits* are msgpack's ``max_*_len`` arguments.
+
+    Raise ValueError (or another exception of msgpack's) for bytes it did not write.
+    """
+    return _Decoder(limits).unpack(raw)
+
+
+# -- model references ------------------------------------------------------------------------------
+
+_GONE = object()
+
+
+class _References:
+    """The model references of one decoding: loaded together, one query per model, on first use."""
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[str, str], set[Any]] = {}
+        self.loaded: dict[tuple[str, str, Any], Any] = {}
+
+    def add(self, app_label: str, model_name: str, pk: Any) -> None:
+        if (app_label, model_name, pk) not in self.loaded:
+            self.pending.setdefault((app_label, model_name), set()).add(pk)
+
+    def load(self, app_label: str, model_name: str, pk: Any) -> Model:
+        key = (app_label, model_name, pk)
+        if key not in self.loaded:
+            wanted = self.pending.pop((app_label, model_name), set()) | {pk}
+            found = _fetch(app_label, model_name, wanted)
+            for one in wanted:
+                self.loaded[(app_label, model_name, one)] = found.get(one, _GONE)
+        instance = self.loaded[key]
+        if instance is _GONE:
+            raise StateReferenceGone(f"{app_label}.{model_name}", pk)
+        return instance  # type: ignore[no-any-return]
+
+
+def _fetch(app_label: str, model_name: str, pks: set[Any]) -> dict[Any, Model]:
+    """The instances of *pks* that exist, by the pk they were stored under."""
+    try:
+        model = apps.get_model(app_label, model_name)
+    except LookupError:
+        return {}
+    field = model._meta.pk
+    if field is None:  # pragma: no cover - every concrete model has one
+        return {}
+    stored: dict[Any, Any] = {}
+    for pk in pks:
+        try:
+            stored[field.to_python(pk)] = pk
+        except (ValidationError, TypeError, ValueError):
+            continue  # a pk the model no longer takes: the row cannot exist
+    rows = model._base_manager.in_bulk(list(stored))
+    return {stored[pk]: row for pk, row in rows.items() if pk in stored}
+
+
+if TYPE_CHECKING:
+    _Proxy = LazyObject[Model]
+else:
+    _Proxy = LazyObject
+
+
+class StoredInstance(_Proxy):
+    """A model instance read back from a task's state: loaded on first use (see the module's docstring).
+
+    ``isinstance(value, Order)`` is true; ``value == order`` and ``hash(value)``
+    compare the model and primary key, and ``value.pk`` is the stored key, all
+    without a query. Any other use loads the row, or raises
+    :class:`~flowmachine.exceptions.StateReferenceGone` if it no longer exists.
+    Saving the state writes the same reference again without loading it.
+    """
+
+    _wrapped: Any
+    _reference: tuple[str, str, Any]
+    _references: _References
+
+    def __init__(self, app_label: str, model_name: str, pk: Any, references: _References) -> None:
+        super().__init__()
+        self.__dict__["_reference"] = (app_label, model_name, pk)
+        self.__dict__["_references"] = references
+        references.add(app_label, model_name, pk)
+
+    def _setup(self) -> None:
+        self._wrapped = self._references.load(*self._reference)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the row was loaded (a deleted row never is)."""
+        return self._wrapped is not empty
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "pk" and self._wrapped is empty:
+            return self._reference[2]
+        if self._wrapped is empty:
+            self._setup()
+        return getattr(self._wrapped, name)
+
+    def _model_key(self) -> tuple[str, Any]:
+        app_label, model_name, pk = self._reference
+        return f"{app_label}.{model_name}", pk
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is StoredInstance:
+            return self._model_key() == other._model_key()
+        if isinstance(other, Model):
+            if other.pk is None:
+                return other is self._wrapped
+            meta = other._meta.concrete_model._meta  # type: ignore[union-attr]
+            mine = self._concrete_label()
+            return mine is not None and (meta.label_lower, other.pk) == (mine, self._reference[2])
+        return NotImplemented
+
+    def _concrete_label(self) -> str | None:
+        try:
+            model = apps.get_model(self._reference[0], self._reference[1])
+        except LookupError:
+            return None
+        return str((model._meta.concrete_model or model)._meta.label_lower)
+
+    def __hash__(self) -> int:
+        return hash(self._reference[2])  # as Model.__hash__: the pk
+
+    def __bool__(self) -> bool:
+        return True  # as a model instance, without loading it
+
+    def __repr__(self) -> str:
+        label, pk = self._model_key()
+        return f"<StoredInstance {label} pk={pk!r}{'' if self.loaded else ' (not loaded)'}>"
+
+    def __copy__(self) -> StoredInstance:
+        return StoredInstance(*self._reference, self._references)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> StoredInstance:
+        result = StoredInstance(*self._reference, self._references)
+        memo[id(self)] = result
+        return result
+
+
+def json_default(value: Any) -> Any:
+    """For ``json.dumps(default=...)`` of a record: a model reference without loading it, else ``str()``."""
+    if type(value) is StoredInstance:
+        label, pk = value._model_key()
+        return {"model": label, "pk": pk if isinstance(pk, (int, str)) else str(pk)}
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
