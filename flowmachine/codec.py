@@ -12,10 +12,11 @@ code  type                   payload
 ====  =====================  =====================================================
 1     ``Decimal``            ``str(value)``, ASCII (exact: sign, digits, exponent)
 2     ``date``               ISO 8601, ``date.isoformat()``
-3     ``datetime``           ISO 8601 with microseconds; an aware one with its UTC
-                             offset (a ``zoneinfo`` zone reads back as that fixed
-                             offset), a naive one without
-4     ``time``               ISO 8601, ``time.isoformat()`` (with its offset if any)
+3     ``datetime``           msgpack ``[year, month, day, hour, minute, second,
+                             microsecond, offset]``: the UTC offset in microseconds,
+                             nil for a naive one (a ``zoneinfo`` zone reads back as
+                             its fixed offset at that moment)
+4     ``time``               msgpack ``[hour, minute, second, microsecond, offset]``
 5     ``timedelta``          msgpack ``[days, seconds, microseconds]``
 6     ``UUID``               the 16 bytes
 7     ``tuple``              msgpack array of the items
@@ -71,7 +72,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgpack
 from django.apps import apps
@@ -101,6 +102,7 @@ EXT = {
 MAX_EXT_DEPTH = 64
 
 _INT64_MIN, _UINT64_END = -(2**63), 2**64
+_Clock = TypeVar("_Clock", dt.datetime, dt.time)
 
 
 class UnencodableValue(TypeError):
@@ -138,6 +140,12 @@ def _items(value: Iterable[Any]) -> bytes:
     return _array([packb(item) for item in value])
 
 
+def _offset(value: dt.datetime | dt.time) -> int | None:
+    """The UTC offset of *value* in microseconds, None for a naive one."""
+    offset = value.utcoffset()
+    return None if offset is None else offset // dt.timedelta(microseconds=1)
+
+
 def _sorted_items(value: Iterable[Any]) -> bytes:
     """A msgpack array of *value*'s items sorted by their encoding: equal sets encode alike."""
     return _array(sorted(packb(item) for item in value))
@@ -161,9 +169,9 @@ def _model(value: Model) -> msgpack.ExtType:
 
 #: How each type that is not msgpack's own is written, by exact type; subclasses are looked up in order.
 _WRITERS: list[tuple[type, Callable[[Any], Any]]] = [
-    (dt.datetime, lambda v: _ext("datetime", v.isoformat(timespec="microseconds").encode())),
+    (dt.datetime, lambda v: _ext("datetime", packb([*v.timetuple()[:6], v.microsecond, _offset(v)]))),
     (dt.date, lambda v: _ext("date", v.isoformat().encode())),
-    (dt.time, lambda v: _ext("time", v.isoformat().encode())),
+    (dt.time, lambda v: _ext("time", packb([v.hour, v.minute, v.second, v.microsecond, _offset(v)]))),
     (dt.timedelta, lambda v: _ext("timedelta", packb([v.days, v.seconds, v.microseconds]))),
     (Decimal, lambda v: _ext("Decimal", str(v).encode())),
     (uuid.UUID, lambda v: _ext("UUID", v.bytes)),
@@ -231,6 +239,13 @@ def _text(data: bytes) -> str:
     return data.decode("ascii")
 
 
+def _clock(kind: type[_Clock], fields: list[Any]) -> _Clock:
+    """A datetime or time from its fields, the last its UTC offset in microseconds (None: naive)."""
+    *parts, offset = fields
+    zone = None if offset is None else dt.timezone(dt.timedelta(microseconds=offset))
+    return kind(*parts).replace(tzinfo=zone)
+
+
 def _timedelta(decoder: _Decoder, data: bytes) -> dt.timedelta:
     days, seconds, microseconds = decoder.array(data)
     return dt.timedelta(days=days, seconds=seconds, microseconds=microseconds)
@@ -240,7 +255,10 @@ def _reference(decoder: _Decoder, data: bytes) -> StoredInstance:
     app_label, model_name, pk = decoder.array(data)
     if not isinstance(app_label, str) or not isinstance(model_name, str):
         raise ValueError("model reference without app label and model name")
-    hash(pk)  # a primary key read back must be hashable
+    try:
+        hash(pk)
+    except TypeError:
+        raise ValueError("model reference with an unhashable primary key") from None
     return StoredInstance(app_label, model_name, pk, decoder.references)
 
 
@@ -253,8 +271,8 @@ def _bigint(decoder: _Decoder, data: bytes) -> int:
 _READERS: dict[int, Callable[[_Decoder, bytes], Any]] = {
     EXT["Decimal"]: lambda d, data: Decimal(_text(data)),
     EXT["date"]: lambda d, data: dt.date.fromisoformat(_text(data)),
-    EXT["datetime"]: lambda d, data: dt.datetime.fromisoformat(_text(data)),
-    EXT["time"]: lambda d, data: dt.time.fromisoformat(_text(data)),
+    EXT["datetime"]: lambda d, data: _clock(dt.datetime, d.array(data)),
+    EXT["time"]: lambda d, data: _clock(dt.time, d.array(data)),
     EXT["timedelta"]: _timedelta,
     EXT["UUID"]: lambda d, data: uuid.UUID(bytes=data),
     EXT["tuple"]: lambda d, data: tuple(d.array(data)),
@@ -327,6 +345,10 @@ else:
     _Proxy = LazyObject
 
 
+def _concrete_label(model: type[Model]) -> str:
+    return str((model._meta.concrete_model or model)._meta.label_lower)
+
+
 class StoredInstance(_Proxy):
     """A model instance read back from a task's state: loaded on first use (see the module's docstring).
 
@@ -355,34 +377,42 @@ class StoredInstance(_Proxy):
         """Whether the row was loaded (a deleted row never is)."""
         return self._wrapped is not empty
 
+    def _model(self) -> type[Model] | None:
+        try:
+            return apps.get_model(self._reference[0], self._reference[1])
+        except LookupError:
+            return None
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # noqa: D105 - isinstance() and Model.__eq__ read it: no query
+        return self._model() or type(self)
+
     def __getattr__(self, name: str) -> Any:
-        if name == "pk" and self._wrapped is empty:
-            return self._reference[2]
         if self._wrapped is empty:
+            if name == "pk":
+                return self._reference[2]
+            model = self._model() if name == "_meta" else None
+            if model is not None:
+                return model._meta
             self._setup()
         return getattr(self._wrapped, name)
 
-    def _model_key(self) -> tuple[str, Any]:
+    def _identity(self) -> tuple[str, Any]:
+        """(the concrete model's label, the pk): what two references to one row share."""
         app_label, model_name, pk = self._reference
-        return f"{app_label}.{model_name}", pk
+        model = self._model()
+        return (_concrete_label(model) if model else f"{app_label}.{model_name}"), pk
 
     def __eq__(self, other: object) -> bool:
         if type(other) is StoredInstance:
-            return self._model_key() == other._model_key()
+            return self._identity() == other._identity()
         if isinstance(other, Model):
-            if other.pk is None:
-                return other is self._wrapped
-            meta = other._meta.concrete_model._meta  # type: ignore[union-attr]
-            mine = self._concrete_label()
-            return mine is not None and (meta.label_lower, other.pk) == (mine, self._reference[2])
+            return other.pk is not None and self._identity() == (_concrete_label(type(other)), other.pk)
         return NotImplemented
 
-    def _concrete_label(self) -> str | None:
-        try:
-            model = apps.get_model(self._reference[0], self._reference[1])
-        except LookupError:
-            return None
-        return str((model._meta.concrete_model or model)._meta.label_lower)
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
 
     def __hash__(self) -> int:
         return hash(self._reference[2])  # as Model.__hash__: the pk
@@ -391,7 +421,7 @@ class StoredInstance(_Proxy):
         return True  # as a model instance, without loading it
 
     def __repr__(self) -> str:
-        label, pk = self._model_key()
+        label, pk = f"{self._reference[0]}.{self._reference[1]}", self._reference[2]
         return f"<StoredInstance {label} pk={pk!r}{'' if self.loaded else ' (not loaded)'}>"
 
     def __copy__(self) -> StoredInstance:
@@ -406,7 +436,7 @@ class StoredInstance(_Proxy):
 def json_default(value: Any) -> Any:
     """For ``json.dumps(default=...)`` of a record: a model reference without loading it, else ``str()``."""
     if type(value) is StoredInstance:
-        label, pk = value._model_key()
+        label, pk = f"{value._reference[0]}.{value._reference[1]}", value._reference[2]
         return {"model": label, "pk": pk if isinstance(pk, (int, str)) else str(pk)}
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
