@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from flowmachine.codec import StoredInstance, UnencodableValue, packb, unpackb
+from flowmachine.codec import UnencodableValue, packb, unpackb
 from flowmachine.conf import flow_settings
 from flowmachine.exceptions import (
     ConflictError,
@@ -171,24 +171,20 @@ def decode_record(raw: bytes) -> dict[str, Any]:
     return record
 
 
+#: A model reference read back from the state is none of these, without loading it (its __class__ is the model).
 _CONTAINERS = (dict, list, tuple, set, frozenset)
-
-
-def _is_container(value: Any) -> bool:
-    # A model reference is never a container, and isinstance() would load it.
-    return type(value) is not StoredInstance and isinstance(value, _CONTAINERS)
 
 
 def _too_deep(value: Any, limit: int) -> bool:
     """Whether *value* nests containers more than *limit* levels (level by level: no recursion)."""
-    level, depth = ([value] if _is_container(value) else []), 1
+    level, depth = ([value] if isinstance(value, _CONTAINERS) else []), 1
     while level:
         if depth > limit:
             return True
         below: list[Any] = []
         for item in level:
             children = item.values() if isinstance(item, dict) else item
-            below.extend([child for child in children if _is_container(child)])
+            below.extend([child for child in children if isinstance(child, _CONTAINERS)])
         level, depth = below, depth + 1
     return False
 

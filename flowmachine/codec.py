@@ -7,28 +7,28 @@ are written as msgpack writes them; the others are msgpack extension types,
 one code per kind. Nothing is ever pickled: reading a record builds only the
 values in this table.
 
-====  =====================  =====================================================
-code  type                   payload
-====  =====================  =====================================================
-1     ``Decimal``            ``str(value)``, ASCII (exact: sign, digits, exponent)
-2     ``date``               ISO 8601, ``date.isoformat()``
-3     ``datetime``           msgpack ``[year, month, day, hour, minute, second,
-                             microsecond, offset]``: the UTC offset in microseconds,
-                             nil for a naive one (a ``zoneinfo`` zone reads back as
-                             its fixed offset at that moment)
-4     ``time``               msgpack ``[hour, minute, second, microsecond, offset]``
-5     ``timedelta``          msgpack ``[days, seconds, microseconds]``
-6     ``UUID``               the 16 bytes
-7     ``tuple``              msgpack array of the items
-8     ``set``                msgpack array of the items, sorted by their encoding
-                             (equal sets encode alike, so the journal sees no change)
-9     ``frozenset``          as ``set``
-10    model instance         msgpack ``[app_label, model_name, pk]``: a reference,
-                             read back as a :class:`StoredInstance`
-11    ``int`` beyond 64 bits  its decimal digits, ASCII
--1    msgpack Timestamp      read only (written by earlier releases for aware
-                             datetimes): an aware ``datetime`` in UTC
-====  =====================  =====================================================
+====  ========================  =========================================================
+code  type                      payload
+====  ========================  =========================================================
+1     ``Decimal``               ``str(value)``, ASCII (exact: sign, digits, exponent)
+2     ``date``                  ISO 8601, ``date.isoformat()``
+3     ``datetime``              msgpack ``[year, month, day, hour, minute, second,
+                                microsecond, offset]``: the UTC offset in microseconds,
+                                nil for a naive one (a ``zoneinfo`` zone reads back as
+                                its fixed offset at that moment)
+4     ``time``                  msgpack ``[hour, minute, second, microsecond, offset]``
+5     ``timedelta``             msgpack ``[days, seconds, microseconds]``
+6     ``UUID``                  the 16 bytes
+7     ``tuple``                 msgpack array of the items
+8     ``set``                   msgpack array of the items, sorted by their encoding
+                                (equal sets encode alike, so the journal sees no change)
+9     ``frozenset``             as ``set``
+10    model instance            msgpack ``[app_label, model_name, pk]``: a reference,
+                                read back as a :class:`StoredInstance`
+11    ``int`` beyond 64 bits    its decimal digits, ASCII
+-1    msgpack Timestamp         read only (written by earlier releases for aware
+                                datetimes): an aware ``datetime`` in UTC
+====  ========================  =========================================================
 
 Subclasses of ``str``, ``int``, ``float``, ``bytes``, ``list`` and ``dict`` (a
 ``TextChoices`` member, an ``OrderedDict``) are kept as the base type. A
@@ -39,12 +39,13 @@ that names the offending value; the record codec turns it into
 
 **Model instances are references, loaded lazily.** A model instance is stored
 as its app label, model name and primary key, and reads back as a
-:class:`StoredInstance`: a proxy that passes ``isinstance(value, Model)``,
-compares equal to the instance (and hashes alike), and gives ``.pk`` without a
-query. The row is loaded on the first other use (an attribute, ``str()``), and
-then every not yet loaded reference to the same model decoded with it (from
-the same record) is loaded in that same query, with ``in_bulk()`` on the
-model's base manager. So:
+:class:`StoredInstance` (its ``type()``): a proxy whose ``__class__`` is the model, so
+``isinstance(value, Order)``, ``value == order`` (either way round), hashing
+and ``value.pk`` need no query. The row is loaded on the first other use (an
+attribute, ``str()``), and then every not yet loaded reference to the same
+model decoded with it (from the same record) is loaded in that same query,
+with ``in_bulk()`` on the model's base manager. Saving the state writes the
+reference again without loading it. So:
 
 * reading a task costs no query, however many references its state holds:
   most steps never use most of the state, and the engine itself (the journal,
@@ -82,7 +83,16 @@ from django.utils.functional import LazyObject, empty
 
 from flowmachine.exceptions import StateReferenceGone
 
-__all__ = ["EXT", "StoredInstance", "UnencodableValue", "json_default", "packb", "unpackb"]
+__all__ = [
+    "EXT",
+    "StoredInstance",
+    "UnencodableValue",
+    "is_loaded",
+    "json_default",
+    "packb",
+    "reference_of",
+    "unpackb",
+]
 
 #: The extension code of each kind of value (see the table above).
 EXT = {
@@ -193,7 +203,7 @@ _EXACT = dict(_WRITERS)
 def _default(value: Any) -> Any:
     kind = type(value)
     if kind is StoredInstance:  # checked first: isinstance() would load it
-        return _ext("model", _items(value._reference))
+        return _ext("model", _items(value._stored_ref))
     writer = _EXACT.get(kind)
     if writer is None:
         writer = next((w for base, w in _WRITERS if isinstance(value, base)), None)
@@ -251,7 +261,7 @@ def _timedelta(decoder: _Decoder, data: bytes) -> dt.timedelta:
     return dt.timedelta(days=days, seconds=seconds, microseconds=microseconds)
 
 
-def _reference(decoder: _Decoder, data: bytes) -> StoredInstance:
+def _read_reference(decoder: _Decoder, data: bytes) -> StoredInstance:
     app_label, model_name, pk = decoder.array(data)
     if not isinstance(app_label, str) or not isinstance(model_name, str):
         raise ValueError("model reference without app label and model name")
@@ -278,7 +288,7 @@ _READERS: dict[int, Callable[[_Decoder, bytes], Any]] = {
     EXT["tuple"]: lambda d, data: tuple(d.array(data)),
     EXT["set"]: lambda d, data: set(d.array(data)),
     EXT["frozenset"]: lambda d, data: frozenset(d.array(data)),
-    EXT["model"]: _reference,
+    EXT["model"]: _read_reference,
     EXT["bigint"]: _bigint,
 }
 
@@ -357,57 +367,58 @@ class StoredInstance(_Proxy):
     without a query. Any other use loads the row, or raises
     :class:`~flowmachine.exceptions.StateReferenceGone` if it no longer exists.
     Saving the state writes the same reference again without loading it.
+    :func:`reference_of` and :func:`is_loaded` tell what it refers to and
+    whether it was loaded; its ``type()`` is this class.
     """
 
     _wrapped: Any
-    _reference: tuple[str, str, Any]
-    _references: _References
+    _stored_ref: tuple[str, str, Any]
+    _stored_batch: _References
 
     def __init__(self, app_label: str, model_name: str, pk: Any, references: _References) -> None:
         super().__init__()
-        self.__dict__["_reference"] = (app_label, model_name, pk)
-        self.__dict__["_references"] = references
+        self.__dict__["_stored_ref"] = (app_label, model_name, pk)
+        self.__dict__["_stored_batch"] = references
         references.add(app_label, model_name, pk)
 
     def _setup(self) -> None:
-        self._wrapped = self._references.load(*self._reference)
+        self._wrapped = self._stored_batch.load(*self._stored_ref)
 
-    @property
-    def loaded(self) -> bool:
-        """Whether the row was loaded (a deleted row never is)."""
-        return self._wrapped is not empty
+    # Its own attributes are private and prefixed, so none hides a model's: see reference_of().
 
-    def _model(self) -> type[Model] | None:
+    def _stored_label(self) -> str:
+        return f"{self._stored_ref[0]}.{self._stored_ref[1]}"
+
+    def _stored_model(self) -> type[Model] | None:
         try:
-            return apps.get_model(self._reference[0], self._reference[1])
+            return apps.get_model(self._stored_ref[0], self._stored_ref[1])
         except LookupError:
             return None
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:  # noqa: D105 - isinstance() and Model.__eq__ read it: no query
-        return self._model() or type(self)
+        return self._stored_model() or type(self)
 
     def __getattr__(self, name: str) -> Any:
         if self._wrapped is empty:
             if name == "pk":
-                return self._reference[2]
-            model = self._model() if name == "_meta" else None
+                return self._stored_ref[2]
+            model = self._stored_model() if name == "_meta" else None
             if model is not None:
                 return model._meta
             self._setup()
         return getattr(self._wrapped, name)
 
-    def _identity(self) -> tuple[str, Any]:
+    def _stored_identity(self) -> tuple[str, Any]:
         """(the concrete model's label, the pk): what two references to one row share."""
-        app_label, model_name, pk = self._reference
-        model = self._model()
-        return (_concrete_label(model) if model else f"{app_label}.{model_name}"), pk
+        model = self._stored_model()
+        return (_concrete_label(model) if model else self._stored_label()), self._stored_ref[2]
 
     def __eq__(self, other: object) -> bool:
         if type(other) is StoredInstance:
-            return self._identity() == other._identity()
+            return self._stored_identity() == other._stored_identity()
         if isinstance(other, Model):
-            return other.pk is not None and self._identity() == (_concrete_label(type(other)), other.pk)
+            return other.pk is not None and self._stored_identity() == (_concrete_label(type(other)), other.pk)
         return NotImplemented
 
     def __ne__(self, other: object) -> bool:
@@ -415,28 +426,39 @@ class StoredInstance(_Proxy):
         return equal if equal is NotImplemented else not equal
 
     def __hash__(self) -> int:
-        return hash(self._reference[2])  # as Model.__hash__: the pk
+        return hash(self._stored_ref[2])  # as Model.__hash__: the pk
 
     def __bool__(self) -> bool:
         return True  # as a model instance, without loading it
 
     def __repr__(self) -> str:
-        label, pk = f"{self._reference[0]}.{self._reference[1]}", self._reference[2]
-        return f"<StoredInstance {label} pk={pk!r}{'' if self.loaded else ' (not loaded)'}>"
+        state = "" if is_loaded(self) else " (not loaded)"
+        return f"<StoredInstance {self._stored_label()} pk={self._stored_ref[2]!r}{state}>"
 
     def __copy__(self) -> StoredInstance:
-        return StoredInstance(*self._reference, self._references)
+        return StoredInstance(*self._stored_ref, self._stored_batch)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> StoredInstance:
-        result = StoredInstance(*self._reference, self._references)
+        result = StoredInstance(*self._stored_ref, self._stored_batch)
         memo[id(self)] = result
         return result
 
 
+def reference_of(value: Any) -> tuple[str, Any] | None:
+    """``(model label, pk)`` of a model instance read back from the state (not loading it), else None."""
+    return (value._stored_label(), value._stored_ref[2]) if type(value) is StoredInstance else None
+
+
+def is_loaded(value: Any) -> bool:
+    """Whether a model instance read back from the state was loaded (a deleted row never is); True for others."""
+    return type(value) is not StoredInstance or value._wrapped is not empty
+
+
 def json_default(value: Any) -> Any:
     """For ``json.dumps(default=...)`` of a record: a model reference without loading it, else ``str()``."""
-    if type(value) is StoredInstance:
-        label, pk = f"{value._reference[0]}.{value._reference[1]}", value._reference[2]
+    reference = reference_of(value)
+    if reference is not None:
+        label, pk = reference
         return {"model": label, "pk": pk if isinstance(pk, (int, str)) else str(pk)}
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)

@@ -11,6 +11,7 @@ until one is used, the journal never loads one, and a deleted row is
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import uuid
 from decimal import Decimal
@@ -32,7 +33,7 @@ from hypothesis import strategies as st
 from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold
 from flowmachine.backends import get_store
 from flowmachine.backends.base import decode_record, encode_record
-from flowmachine.codec import EXT, StoredInstance, packb, unpackb
+from flowmachine.codec import EXT, StoredInstance, is_loaded, json_default, packb, reference_of, unpackb
 from flowmachine.engine.task import Task
 from flowmachine.exceptions import StateEncodingError, StateReferenceGone
 from flowmachine.testing import FlowReplay
@@ -452,9 +453,11 @@ def test_a_reference_is_loaded_on_first_use_with_the_others_of_its_model(orders)
     with CaptureQueriesContext(connection) as captured:
         data = decode_record(raw)["data"]
         one = data["one"]
-        assert type(one) is StoredInstance and not one.loaded
+        assert type(one) is StoredInstance and not is_loaded(one)
+        assert reference_of(one) == ("tests.order", orders[0].pk) and reference_of(orders[0]) is None
         assert one.pk == orders[0].pk and one == orders[0] and hash(one) == hash(orders[0])
-        assert one in set(orders) and repr(one).endswith("(not loaded)>")
+        assert orders[0] == one and one in set(orders) and repr(one).endswith("(not loaded)>")
+        assert json.loads(json.dumps(data, default=json_default))["one"] == {"model": "tests.order", "pk": one.pk}
         assert decode_record(encode_record({"version": 2, "data": data}))["data"]["one"] == orders[0]
     assert captured.captured_queries == []  # equality, hashing, pk and re-encoding load nothing
     with CaptureQueriesContext(connection) as captured:
@@ -526,7 +529,7 @@ def test_the_journal_records_a_decimal_change_and_loads_no_reference(orders):
         assert task.journal_changes()
         entry = task.record.raw["jrnl"][-1][3]
         assert_same(entry["price"], Decimal("2"))
-        assert type(entry["orders"][0]) is StoredInstance and not entry["orders"][0].loaded
+        assert type(entry["orders"][0]) is StoredInstance and not is_loaded(entry["orders"][0])
         encode_record(task.record.raw)
     assert model_queries(captured) == []
-    assert not task.state["order"].loaded
+    assert not is_loaded(task.state["order"])
