@@ -108,6 +108,8 @@ EXT = {
     "model": 10,
     "bigint": 11,
 }
+#: Integers beyond 64 bits are kept up to this many digits.
+MAX_INT_DIGITS = 1000
 #: Extension values nest (a tuple of sets of tuples) at most this deep when read.
 MAX_EXT_DEPTH = 64
 
@@ -163,7 +165,12 @@ def _sorted_items(value: Iterable[Any]) -> bytes:
 
 def _int(value: int) -> Any:
     value = int(value)
-    return value if _INT64_MIN <= value < _UINT64_END else _ext("bigint", str(value).encode())
+    if _INT64_MIN <= value < _UINT64_END:
+        return value
+    digits = str(value)
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise UnencodableValue(value, f"an integer of more than {MAX_INT_DIGITS} digits")
+    return _ext("bigint", digits.encode())
 
 
 def _model(value: Model) -> msgpack.ExtType:
@@ -273,7 +280,7 @@ def _read_reference(decoder: _Decoder, data: bytes) -> StoredInstance:
 
 
 def _bigint(decoder: _Decoder, data: bytes) -> int:
-    if len(data) > 400:
+    if len(data) > MAX_INT_DIGITS + 1:  # the sign
         raise ValueError("integer too long")
     return int(_text(data))
 

@@ -404,6 +404,11 @@ def test_each_store_gives_back_exactly_what_it_was_given(any_store, orders, data
     any_store.delete_state(task_id)
 
 
+def test_the_largest_integers_kept_read_back():
+    for value in (-(10**1000 - 1), 10**1000 - 1, 2**64, -(2**63) - 1):
+        assert_same(unpackb(packb(value)), value)
+
+
 def test_each_kind_has_its_own_extension_code():
     assert len(set(EXT.values())) == len(EXT)
     assert all(0 <= code <= 127 for code in EXT.values())
@@ -499,8 +504,9 @@ def test_a_reference_to_a_model_no_longer_installed_is_gone():
         ((1, {2, frozenset({lambda: 3})}), "function (inside a tuple)"),
         (Order(item="unsaved"), "unsaved instance has no primary key"),
         (Order(pk=object(), item="odd"), "its primary key (object) cannot be encoded"),
+        ({"n": -(10**1000)}, "more than 1000 digits"),
     ],
-    ids=["complex", "object-in-a-list", "function-deep-in-a-tuple", "unsaved-instance", "unencodable-pk"],
+    ids=["complex", "object-in-a-list", "function-deep-in-a-tuple", "unsaved-instance", "unencodable-pk", "huge-int"],
 )
 def test_an_unsupported_value_names_its_key_and_type(value, named):
     with pytest.raises(StateEncodingError) as info:
