@@ -7,9 +7,12 @@ writes atomically against the version it was read at (the record's
 ``"version"`` key), so of two concurrent requests on one task only one commits
 and the other raises :class:`ConflictError`.
 
-Records are encoded with msgpack; from :data:`COMPRESS_FROM` bytes on they are
-zlib-compressed behind a marker byte msgpack never writes, so a step's one read
-and one write stay small however long the journey.
+Records are encoded with msgpack by :mod:`flowmachine.codec`, which keeps
+state values of the types Django's form fields produce (``Decimal``, dates,
+UUIDs, model instances as references...) as msgpack extension types. From
+:data:`COMPRESS_FROM` bytes on they are zlib-compressed behind a marker byte
+msgpack never writes, so a step's one read and one write stay small however
+long the journey.
 """
 
 from __future__ import annotations
@@ -19,8 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
-
+from flowmachine.codec import UnencodableValue, packb, unpackb
 from flowmachine.conf import flow_settings
 from flowmachine.exceptions import (
     ConflictError,
@@ -79,8 +81,8 @@ class StateTooDeepError(StateEncodingError):
 
 def _packb(value: Any) -> bytes:
     try:
-        return msgpack.packb(value, use_bin_type=True, datetime=True)  # type: ignore[no-any-return]
-    except (TypeError, ValueError, OverflowError):
+        return packb(value)
+    except UnencodableValue:
         return b""
 
 
@@ -101,10 +103,10 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 def encode_record(record: dict[str, Any]) -> bytes:
     """Encode a task record with msgpack (zlib-compressed when large); name the offending state key on failure."""
     try:
-        raw: bytes = msgpack.packb(record, use_bin_type=True, datetime=True)
-    except (TypeError, ValueError, OverflowError):
+        raw = packb(record)
+    except UnencodableValue as exc:
         _raise_for_unencodable(record)
-        raise
+        raise StateEncodingError("<record>", record, record.get("flow"), reason=exc.reason) from exc
     limit = max_state_bytes()
     if len(raw) > limit:
         raise StateTooLargeError(len(raw), limit, record)
@@ -120,20 +122,15 @@ def encode_record(record: dict[str, Any]) -> bytes:
 
 
 def _raise_for_unencodable(record: dict[str, Any]) -> None:
+    """Raise StateEncodingError naming the first state key (or record key) whose value cannot be encoded."""
     data = record.get("data")
-    if isinstance(data, dict):
-        for key, value in data.items():
-            try:
-                msgpack.packb(value, use_bin_type=True, datetime=True)
-            except (TypeError, ValueError, OverflowError):
-                raise StateEncodingError(str(key), value, record.get("flow")) from None
-            if not isinstance(key, str):
-                raise StateEncodingError(repr(key), key, record.get("flow"))
-    for key, value in record.items():
+    items = data.items() if isinstance(data, dict) else []
+    values = [pair for k, v in items for pair in ((str(k), v), (repr(k), k))]
+    for key, value in [*values, *((f"<record {k}>", v) for k, v in record.items())]:
         try:
-            msgpack.packb(value, use_bin_type=True, datetime=True)
-        except (TypeError, ValueError, OverflowError):
-            raise StateEncodingError(f"<record {key}>", value, record.get("flow")) from None
+            packb(value)
+        except UnencodableValue as exc:
+            raise StateEncodingError(key, value, record.get("flow"), offending=exc.value, reason=exc.reason) from None
 
 
 def decode_record(raw: bytes) -> dict[str, Any]:
@@ -157,17 +154,13 @@ def decode_record(raw: bytes) -> dict[str, Any]:
     if len(raw) > limit:
         raise CorruptStateError(f"Task record is {len(raw):,} bytes, over FLOWS_MAX_STATE_BYTES ({limit:,}).")
     try:
-        record = msgpack.unpackb(
+        record = unpackb(
             raw,
-            raw=False,
-            timestamp=3,
-            strict_map_key=False,
             max_str_len=limit,
             max_bin_len=limit,
             max_array_len=limit,
             max_map_len=limit,
             max_ext_len=limit,
-            ext_hook=_refuse_ext,
         )
     except Exception as exc:  # msgpack raises several unrelated types on bad input
         raise CorruptStateError(f"Task record cannot be decoded: {exc}") from exc
@@ -178,21 +171,20 @@ def decode_record(raw: bytes) -> dict[str, Any]:
     return record
 
 
-def _refuse_ext(code: int, data: bytes) -> Any:
-    """msgpack extension types other than timestamps are never written by flowmachine."""
-    raise ValueError(f"unexpected msgpack extension type {code}")
+#: A model reference read back from the state is none of these, without loading it (its __class__ is the model).
+_CONTAINERS = (dict, list, tuple, set, frozenset)
 
 
 def _too_deep(value: Any, limit: int) -> bool:
     """Whether *value* nests containers more than *limit* levels (level by level: no recursion)."""
-    level, depth = ([value] if isinstance(value, (dict, list)) else []), 1
+    level, depth = ([value] if isinstance(value, _CONTAINERS) else []), 1
     while level:
         if depth > limit:
             return True
         below: list[Any] = []
         for item in level:
             children = item.values() if isinstance(item, dict) else item
-            below.extend([child for child in children if isinstance(child, (dict, list))])
+            below.extend([child for child in children if isinstance(child, _CONTAINERS)])
         level, depth = below, depth + 1
     return False
 

@@ -21,6 +21,7 @@ from django.utils.timesince import timesince
 
 from flowmachine import diagrams, registry
 from flowmachine.backends.base import decode_record
+from flowmachine.codec import json_default
 from flowmachine.conf import flow_settings
 from flowmachine.exceptions import CorruptStateError
 from flowmachine.models import TaskRecord
@@ -121,7 +122,7 @@ class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         record = self._record(obj)
         if record is None:
             return format_html("<p>{}</p>", "The record cannot be decoded.")
-        text = json.dumps(record, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+        text = json.dumps(record, indent=2, sort_keys=True, default=json_default, ensure_ascii=False)
         return format_html('<pre class="flowmachine-record">{}</pre>', text)
 
     @admin.display(description="diagram")

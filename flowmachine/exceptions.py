@@ -7,7 +7,7 @@ clear page with the right status code.
 
 from __future__ import annotations
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 
 
 class FlowmachineError(Exception):
@@ -36,16 +36,21 @@ class FinishError(FlowDefinitionError):
 
 
 class StateEncodingError(FlowmachineError, TypeError):
-    """A value in a task's state cannot be encoded with msgpack."""
+    """A value in a task's state cannot be encoded (see :mod:`flowmachine.codec` for what can)."""
 
-    def __init__(self, key: str, value: object, flow: str | None = None) -> None:
+    def __init__(
+        self, key: str, value: object, flow: str | None = None, *, offending: object = None, reason: str = ""
+    ) -> None:
         self.key, self.value = key, value
         where = f" of flow {flow!r}" if flow else ""
+        inner = offending if offending is not None and offending is not value else None
+        what = type(value).__name__ if inner is None else f"{type(inner).__name__} (inside a {type(value).__name__})"
+        why = f" ({reason})" if reason else ""
         super().__init__(
-            f"The task state{where} holds {type(value).__name__} under key {key!r}, "
-            f"which cannot be stored: state values must be None, bool, int, float, "
-            f"str, bytes, or lists and dicts of those. Store a primary key or a "
-            f"string instead."
+            f"The task state{where} holds {what} under key {key!r}, which cannot be stored{why}: "
+            f"state values must be None, bool, int, float, str, bytes, Decimal, date, datetime, time, "
+            f"timedelta, UUID, saved model instances (kept as references), or lists, tuples, sets, "
+            f"frozensets and dicts of those. Store a primary key or a string instead."
         )
 
 
@@ -63,3 +68,20 @@ class ConflictError(TaskError):
 
 class CorruptStateError(TaskError):
     """A stored task record cannot be decoded or no longer fits its flow."""
+
+
+class StateReferenceGone(CorruptStateError, ObjectDoesNotExist):
+    """A model instance kept in a task's state no longer exists (deleted, or its model is gone).
+
+    Raised on the first use of the reference that needs the row (``.pk`` and
+    equality do not). Templates render it as an empty value, as any
+    ``ObjectDoesNotExist``; an action that does not catch it ends the request
+    with the 410 page, the task unchanged.
+    """
+
+    def __init__(self, model: str, pk: object) -> None:
+        self.model, self.pk = model, pk
+        super().__init__(
+            f"The task state refers to {model} with primary key {pk!r}, which no longer exists: "
+            f"it was deleted (or its model removed) after it was stored."
+        )

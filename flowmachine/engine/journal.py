@@ -14,8 +14,7 @@ import time
 import weakref
 from typing import Any
 
-import msgpack
-
+from flowmachine.codec import UnencodableValue, packb, unpackb
 from flowmachine.conf import flow_settings
 from flowmachine.machine.compiler import CompiledFlow
 
@@ -26,21 +25,26 @@ def _packed(value: Any) -> Any:
     """*value* encoded as the store encodes it, to tell later whether it changed.
 
     Comparing encodings is much cheaper than keeping a deep copy of the state,
-    and it compares what would be stored (``1`` and ``True`` differ, a tuple
-    equals the list it becomes). A value that cannot be encoded gets a token
-    equal to nothing, so it always counts as changed (saving it then fails
-    with the store's message naming the key).
+    and it compares what would be stored, with the store's codec
+    (:mod:`flowmachine.codec`): ``1`` and ``True`` differ, so do ``Decimal("1.0")``
+    and ``Decimal("1.00")``, and a model instance is its reference, so comparing
+    never loads one. A value that cannot be encoded gets a token equal to
+    nothing, so it always counts as changed (saving it then fails with the
+    store's message naming the key).
     """
     try:
-        return msgpack.packb(value, use_bin_type=True, datetime=True)
-    except (TypeError, ValueError, OverflowError):
+        return packb(value)
+    except UnencodableValue:
         return object()
 
 
 def _copy(packed: Any, value: Any) -> Any:
-    """A copy of *value* that later changes to the state cannot reach, from its encoding if it has one."""
+    """A copy of *value* that later changes to the state cannot reach, from its encoding if it has one.
+
+    A model instance's copy is a reference that is never loaded.
+    """
     if isinstance(packed, bytes):
-        return msgpack.unpackb(packed, raw=False, timestamp=3, strict_map_key=False)
+        return unpackb(packed)
     return copy.deepcopy(value)
 
 

@@ -172,11 +172,14 @@ def test_the_journal_of_a_long_checkout_stays_small():
 
 
 def test_the_journal_compares_state_as_it_would_be_stored():
-    """1 and True differ, a tuple equals the list it is stored as, and a logged value is a copy."""
+    """1 and True differ, so do a tuple and the list it equals, and a logged value is a copy."""
     task = Task.start(FlowReplay(Purchase).compiled, None, "", initial_state={"n": 1, "pair": ["a", "b"]})
     task.state.update(n=True, pair=("a", "b"))
     assert task.journal_changes()
-    assert task.record.raw["jrnl"][-1][1:] == ["data", "ChooseItem", {"n": True}]
+    assert task.record.raw["jrnl"][-1][1:] == ["data", "ChooseItem", {"n": True, "pair": ("a", "b")}]
+    assert type(task.record.raw["jrnl"][-1][3]["pair"]) is tuple
+    task.state["pair"] = ("a", "b")  # an equal tuple: no change
+    assert not task.journal_changes()
     task.state["basket"] = basket = {"items": ["mug"]}
     task.journal_changes()
     basket["items"].append("lamp")  # changed after it was journalled: the entry keeps what was logged

@@ -7,7 +7,7 @@ under ``/extra/`` in the ``extra`` namespace; a finished task goes to
 
 from __future__ import annotations
 
-from decimal import Decimal
+from fractions import Fraction
 
 from django.urls import include, path
 
@@ -26,14 +26,14 @@ class ExtraStep(Action):
 
 
 class PriceStep(ExtraStep):
-    """Writes to the database, then puts a Decimal (not encodable) in the state."""
+    """Writes to the database, then puts a Fraction (not encodable) in the state."""
 
     url = "set/"
 
     def form_valid(self, form):
         Order.objects.create(item="price", payment="-", task_id=self.task.id)
         self.state["note"] = "fine"
-        self.state["price"] = Decimal("9.99")
+        self.state["price"] = Fraction(999, 100)
         return COMPLETE
 
 

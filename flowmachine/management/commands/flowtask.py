@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from flowmachine.backends import get_store
+from flowmachine.codec import json_default
 from flowmachine.conf import flow_settings
 from flowmachine.engine.ids import is_valid_task_id
 from flowmachine.exceptions import TaskError
@@ -82,4 +83,4 @@ class Command(BaseCommand):
         if record is None:
             raise CommandError(f"No task {task_id} in the store: it finished long ago, expired, or never existed.")
         data = export_record(task_id, record)
-        self.stdout.write(json.dumps(data, indent=options["indent"] or None, default=str, ensure_ascii=False))
+        self.stdout.write(json.dumps(data, indent=options["indent"] or None, default=json_default, ensure_ascii=False))
