@@ -196,8 +196,8 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
                     continue
                 # form.add_error() needs cleaned_data, which an unbound form lacks.
                 name = name if name in getattr(form, "fields", {}) else NON_FIELD_ERRORS
-                kind = {"error_class": "nonfield"} if name == NON_FIELD_ERRORS else {}
-                form.errors.setdefault(name, form.error_class(**kind)).extend(messages)
+                empty = form.error_class(error_class="nonfield") if name == NON_FIELD_ERRORS else form.error_class()
+                form.errors.setdefault(name, empty).extend(messages)
         return form
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
