@@ -2,7 +2,6 @@
 
 from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold
 from flowmachine.preconditions import RequiredState
-
 from signup.forms import ContactForm, NameForm, PlanForm
 
 
