@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 from flowmachine.backends.base import BaseStateStore
-from flowmachine.conf import flow_settings
+from flowmachine.conf import flow_settings, renamed_path_error
 
 _instances: dict[str, BaseStateStore] = {}
 
@@ -25,6 +25,9 @@ def get_store(path: str | None = None) -> BaseStateStore:
         return _instances[path]
     except KeyError:
         pass
+    renamed = renamed_path_error("FLOWS_STATE_STORE", path)
+    if renamed is not None:
+        raise renamed
     try:
         module = import_module(path)
     except ImportError as exc:

@@ -21,7 +21,7 @@ from flowmachine.backends import redis as redis_store
 from flowmachine.backends.base import BaseStateStore
 from flowmachine.binding import session_binder
 from flowmachine.components import Action
-from flowmachine.conf import flow_settings
+from flowmachine.conf import REMOVED_SETTINGS, flow_settings
 from flowmachine.engine import funnel
 from flowmachine.machine.dataflow import ERROR, data_flow_findings
 
@@ -64,6 +64,47 @@ def check_handlers_know_where_to_finish(app_configs: Any = None, **kwargs: Any) 
         for handler in registry.handlers()
         if handler.entry_points and not handler.on_complete_url
     ]
+
+
+#: django-flows attributes of flow components that flowmachine ignores, with what to do instead (W024).
+_REMOVED_ATTRIBUTES = {
+    "urls": "give the component one path() fragment in url",
+    "get_url_args": 'use path converters in url ("<int:pk>/"): their values are kept with the task',
+}
+
+
+@checks.register("flowmachine")
+def check_django_flows_leftovers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W024: a django-flows setting, or a django-flows attribute of a component, that flowmachine ignores."""
+    messages: list[checks.CheckMessage] = [
+        checks.Warning(
+            f"The setting {name} is a django-flows setting that django-flowmachine does not read.",
+            hint=f"Remove it: {instead}.",
+            id="flowmachine.W024",
+        )
+        for name, instead in REMOVED_SETTINGS.items()
+        if hasattr(settings, name)
+    ]
+    _load_urls()
+    seen: set[type] = set()
+    for _, compiled in registry.compiled_flows():
+        for place in compiled.places.values():
+            component = place.component
+            if component in seen:
+                continue
+            seen.add(component)
+            for attribute, instead in _REMOVED_ATTRIBUTES.items():
+                if any(attribute in vars(cls) for cls in component.__mro__):
+                    messages.append(
+                        checks.Warning(
+                            f"{place.name}: {component.__qualname__} defines {attribute}, a django-flows "
+                            "attribute that django-flowmachine ignores.",
+                            hint=f"Remove {attribute}: {instead}.",
+                            obj=component,
+                            id="flowmachine.W024",
+                        )
+                    )
+    return messages
 
 
 @checks.register("flowmachine", checks.Tags.templates)

@@ -221,6 +221,11 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
 
     def link_to(self, target: Target, **query: Any) -> str:
         """URL of a link that jumps from this page to *target* in the same task."""
+        if "additional_url_params" in query:
+            raise TypeError(
+                "link_to() takes extra query arguments as keywords: write link_to(target, key=value) "
+                "instead of additional_url_params={...} (django-flows)."
+            )
         name = target if isinstance(target, str) else target.component_name()
         return str(self.task.urls.jump_link(self.place, name, query))
 

@@ -43,6 +43,29 @@ DEFAULTS: dict[str, Any] = {
 #: Settings holding a dotted path that is imported on access.
 IMPORT_STRINGS = {"FLOWS_TASK_BINDER"}
 
+#: django-flows settings that flowmachine does not read, with what to do instead (check W024).
+REMOVED_SETTINGS: dict[str, str] = {
+    "FLOWS_SITE_ROOT": "URLs are reversed by Django: set FORCE_SCRIPT_NAME, or let your server pass SCRIPT_NAME",
+}
+
+#: django-flows values of FLOWS_STATE_STORE and FLOWS_TASK_BINDER, with their flowmachine replacements.
+RENAMED_PATHS: dict[str, str] = {
+    "flows.statestore.django_store": "flowmachine.backends.db",
+    "flows.statestore.django": "flowmachine.backends.db",
+    "flows.statestore.redis_store": "flowmachine.backends.redis",
+    "flows.statestore.redis": "flowmachine.backends.redis",
+    "flows.statestore.tmpfile_store": "flowmachine.backends.tmpfile",
+    "flows.binder.session_binder": "flowmachine.binding.session_binder",
+}
+
+
+def renamed_path_error(setting: str, value: str) -> ImproperlyConfigured | None:
+    """The error for a django-flows dotted path left in *setting*, naming its replacement; None if it is not one."""
+    new = RENAMED_PATHS.get(value)
+    if new is None:
+        return None
+    return ImproperlyConfigured(f"{setting} = {value!r} is the django-flows name: set {setting} = {new!r}.")
+
 
 class FlowSettings:
     """Attribute access to the ``FLOWS_*`` settings with their defaults."""
@@ -59,6 +82,9 @@ class FlowSettings:
             pass
         value = getattr(django_settings, name, DEFAULTS[name])
         if name in IMPORT_STRINGS and isinstance(value, str):
+            renamed = renamed_path_error(name, value)
+            if renamed is not None:
+                raise renamed
             try:
                 value = import_string(value)
             except ImportError as exc:

@@ -84,6 +84,13 @@ class FlowHandler:
             return patterns, self.app_namespace
         return patterns
 
+    def get_urls(self, flow_namespace: str | None = None) -> Any:
+        """Gone (django-flows): raises, naming what to use instead."""
+        raise FlowDefinitionError(
+            "FlowHandler.get_urls() (django-flows) is gone: include(handler.urls) under the prefix you want, "
+            "or create a second FlowHandler for a second namespace."
+        )
+
     # -- tasks --------------------------------------------------------------------
 
     def get_store(self) -> BaseStateStore:
@@ -151,6 +158,16 @@ class FlowHandler:
         url_queryargs: dict[str, Any] | None = None,
     ) -> str:
         """Start a task of *flow* now and return the URL of its first step."""
+        if isinstance(flow, str):
+            raise FlowDefinitionError(
+                f"flow_entry_link() takes the entry-point Scaffold class, not its name {flow!r}: "
+                f"import the class and pass it."
+            )
+        if isinstance(initial_state, bool):
+            raise TypeError(
+                "flow_entry_link() has no with_state argument (django-flows): it always starts the task. "
+                "Its fourth argument is initial_state, a dict of the state the task starts with."
+            )
         compiled = self.compiled(flow)
         task = self.create_task(
             request,

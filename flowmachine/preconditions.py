@@ -77,3 +77,16 @@ class LoginRequired(Precondition):
 
     def __repr__(self) -> str:
         return f"LoginRequired(login_url={self.login_url!r})"
+
+
+#: django-flows preconditions that were renamed: old name -> new name.
+_RENAMED = {"EnsureAuthenticated": "LoginRequired"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        raise ImportError(
+            f"{name} (django-flows) is flowmachine.preconditions.{_RENAMED[name]}: "
+            f"it redirects to the login page and comes back into the same task."
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "crispy_forms",
     "crispy_bootstrap5",
+    "formtools",  # the wizard that examples/from_formtools ports (tests/project/test_from_formtools.py)
     "flowmachine",
     "tests",
 ]

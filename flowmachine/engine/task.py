@@ -212,6 +212,11 @@ class Task:
             trigger, event = f"goto:{outcome.target_name}", f"jump:{outcome.target_name}"
             if outcome.errors:
                 self.record.errors = outcome.errors
+        elif isinstance(outcome, str) and outcome == "complete":
+            raise FlowDefinitionError(
+                f"{place.component.__qualname__}.form_valid() in flow {self.flow.name!r} returned the "
+                "string 'complete' (django-flows' COMPLETE): return flowmachine.COMPLETE."
+            )
         elif isinstance(outcome, (str, type)):
             return self.advance(Jump(outcome))
         else:

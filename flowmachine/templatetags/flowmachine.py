@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from django import template
@@ -28,6 +29,17 @@ def flow_form_header(context: Any) -> SafeString:
         parts.append(format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request)))
     parts.append(flow_task_field(context))
     return SafeString("".join(parts))
+
+
+@register.simple_tag(takes_context=True)
+def render_form_header(context: Any) -> SafeString:
+    """Deprecated name of :func:`flow_form_header`, kept for templates ported from django-flows."""
+    warnings.warn(
+        "{% render_form_header %} is deprecated: use {% flow_form_header %}, which renders the same fields.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return flow_form_header(context)
 
 
 @register.simple_tag(takes_context=True)

@@ -26,7 +26,7 @@ from flowmachine.conf import flow_settings
 from flowmachine.engine import events, quota
 from flowmachine.engine.task import Task
 from flowmachine.engine.urls import JUMP_PARAM, SIGNATURE_PARAM, VERSION_PARAM, is_signed_jump
-from flowmachine.exceptions import FinishError, InvalidJump
+from flowmachine.exceptions import FinishError, FlowDefinitionError, InvalidJump
 from flowmachine.web.provisional import ON_COMPLETE_PARAM
 from flowmachine.web.serving import Endpoint, same_site, store_alias
 
@@ -120,7 +120,12 @@ def _respond(
         response: Any = _follow_link(endpoint, request, task, link)
     else:
         for scaffold in scaffolds:
-            scaffold.prepare(request)
+            if scaffold.prepare(request) is not None:
+                raise FlowDefinitionError(
+                    f"{type(scaffold).__qualname__}.prepare() returned a value: in django-flowmachine its "
+                    "return value is not used. To answer instead of the action, use a precondition "
+                    "(an object with process(request, component) in preconditions)."
+                )
         result = action.show_afresh() if afresh else action.dispatch(request, **kwargs)
         response = result if isinstance(result, HttpResponseBase) else _apply(endpoint, request, task, result)
     for scaffold in reversed(scaffolds):

@@ -64,11 +64,14 @@ SDIST_REQUIRED = [
     "tests/settings.py",
     "tests/templates/shop/step.html",
     "docs/index.md",
+    "examples/quickstart/shop/flows.py",
+    "examples/from_formtools/signup/flows.py",
+    "examples/from_formtools/signup/templates/signup/step.html",
 ]
 SDIST_LEFT_OUT = ["demo/", "docs/_build/", ".venv/", ".git/", "test-artifacts/"]
 
 #: Top-level folders of the repository that must never be shipped.
-NOT_SHIPPED = ["backends/", "tests/", "demo/", "docs/"]
+NOT_SHIPPED = ["backends/", "tests/", "demo/", "docs/", "examples/"]
 
 # What is left out of the copy the wheel is built from: VCS data, local
 # environments and build output (which would also race with parallel runs).
