@@ -7,6 +7,7 @@ see exactly what will be served.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,19 @@ from flowmachine.components import Action
 from flowmachine.conf import REMOVED_SETTINGS, flow_settings
 from flowmachine.engine import funnel
 from flowmachine.machine.dataflow import ERROR, data_flow_findings
+from flowmachine.machine.places import Place
+
+
+def _each_component(*, actions: bool = False) -> Iterator[Place]:
+    """Each place of every served flow whose component was not seen yet (a component checked once)."""
+    _load_urls()
+    seen: set[type] = set()
+    for _, compiled in registry.compiled_flows():
+        for place in compiled.places.values():
+            if place.component in seen or (actions and not place.is_action):
+                continue
+            seen.add(place.component)
+            yield place
 
 
 def _load_urls() -> None:
@@ -110,17 +124,9 @@ def check_django_flows_leftovers(app_configs: Any = None, **kwargs: Any) -> list
 @checks.register("flowmachine", checks.Tags.templates)
 def check_actions_can_render(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Every action of every flow names a template that exists."""
-    _load_urls()
-    messages: list[checks.CheckMessage] = []
-    seen: set[type] = set()
-    for _, compiled in registry.compiled_flows():
-        for place in compiled.places.values():
-            component = place.component
-            if not place.is_action or component in seen:
-                continue
-            seen.add(component)
-            messages.extend(_check_template(place.name, component))
-    return messages
+    return [
+        message for place in _each_component(actions=True) for message in _check_template(place.name, place.component)
+    ]
 
 
 def _check_template(where: str, action: type) -> list[checks.CheckMessage]:
@@ -245,32 +251,26 @@ def _check_connect_timeout(store: BaseStateStore) -> list[checks.CheckMessage]:
 @checks.register("flowmachine")
 def check_preconditions_are_objects(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """E025: a precondition listed as a class, or an object without ``process(request, component)``."""
-    _load_urls()
     messages: list[checks.CheckMessage] = []
-    seen: set[type] = set()
-    for _, compiled in registry.compiled_flows():
-        for place in compiled.places.values():
-            component = place.component
-            if component in seen:
+    for place in _each_component():
+        component = place.component
+        for precondition in component.preconditions:
+            if isinstance(precondition, type):
+                problem = f"lists the class {precondition.__name__}, not an instance of it"
+                hint = f"Write {precondition.__name__}(...) in preconditions."
+            elif not callable(getattr(precondition, "process", None)):
+                problem = f"lists {precondition!r}, which has no process(request, component) method"
+                hint = "A precondition is an object whose process() returns None or a response."
+            else:
                 continue
-            seen.add(component)
-            for precondition in component.preconditions:
-                if isinstance(precondition, type):
-                    problem = f"lists the class {precondition.__name__}, not an instance of it"
-                    hint = f"Write {precondition.__name__}(...) in preconditions."
-                elif not callable(getattr(precondition, "process", None)):
-                    problem = f"lists {precondition!r}, which has no process(request, component) method"
-                    hint = "A precondition is an object whose process() returns None or a response."
-                else:
-                    continue
-                messages.append(
-                    checks.Error(
-                        f"{place.name}: {component.__name__}.preconditions {problem}.",
-                        hint=hint,
-                        obj=component,
-                        id="flowmachine.E025",
-                    )
+            messages.append(
+                checks.Error(
+                    f"{place.name}: {component.__name__}.preconditions {problem}.",
+                    hint=hint,
+                    obj=component,
+                    id="flowmachine.E025",
                 )
+            )
     return messages
 
 

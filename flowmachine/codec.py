@@ -1,5 +1,8 @@
 """The codec of task state: msgpack with one extension type per Python type it keeps.
 
+(Longer than most modules on purpose: the type table, its encoder and decoder
+and the lazy model reference must change together, so they are kept in one file.)
+
 Every value Django's built-in form fields produce can be kept in ``self.state``
 and reads back with its type. msgpack's own types (``None``, ``bool``, ``int``,
 ``float``, ``str``, ``bytes``, lists and dicts with keys of any of these types)
