@@ -17,6 +17,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import django
 import msgpack
 import pytest
 import redis
@@ -64,7 +65,8 @@ class EveryField(forms.Form):
     length = forms.DurationField()
     ident = forms.UUIDField()
     email = forms.EmailField()
-    site = forms.URLField(assume_scheme="https")
+    # assume_scheme exists from Django 5.0 on (it silences 5.x's warning about the coming default).
+    site = forms.URLField(**({"assume_scheme": "https"} if django.VERSION >= (5, 0) else {}))
     colour = forms.ChoiceField(choices=[("red", "Red"), ("blue", "Blue")])
     sizes = forms.MultipleChoiceField(choices=[("s", "S"), ("m", "M"), ("l", "L")])
     level = forms.TypedChoiceField(choices=[("1", "One"), ("2", "Two")], coerce=int)
