@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.views.generic.edit import FormView
 
 from flowmachine import registry
+from flowmachine.summary import AnswerRow, StepSummary, form_rows
 
 __all__ = ["COMPLETE", "Action", "Scaffold", "FlowComponent", "Target", "Jump"]
 
@@ -143,6 +144,14 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
     #: Targets ``form_valid`` or ``link_to`` may jump to; None means undeclared
     #: (see the testing guide for what path generation then assumes).
     jumps: ClassVar[Sequence[Target] | None] = None
+    #: State keys this action sets that outlive it: kept when the step leaves the path taken
+    #: (the user went back and took another branch). Every other key it wrote is removed then.
+    keeps: ClassVar[Sequence[str]] = ()
+    #: Form fields whose values are never kept, logged or shown (password fields are, undeclared).
+    sensitive_fields: ClassVar[Sequence[str]] = ()
+    #: Before ``form_valid``, re-check every earlier step's answers with its form; the first step
+    #: whose answers no longer validate is shown again with its errors (typically the last step).
+    revalidate: ClassVar[bool] = False
 
     # Set by the engine before dispatch: the running task (flowmachine.engine.task.Task),
     # this action's place in the compiled flow, and the task's state.
@@ -164,6 +173,10 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         form = self.get_form()
         if form.is_valid():
+            if self.revalidate:
+                failed = self.task.revalidate(self)
+                if failed is not None:
+                    return failed
             outcome = self.form_valid(form)
             if not form.errors:  # form_valid() may still refuse the data (form.add_error(), form_invalid())
                 self.task.remember_answers(self.place, form)
@@ -243,6 +256,27 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
         """The steps walked to reach this page, oldest first: each has ``name``, ``title``, ``url``
         and ``component`` (the progress trail of ``flow.progress.trail``)."""
         return tuple(self.task.context(self.place).trail)
+
+    def summary(self) -> list[StepSummary]:
+        """The answers of the path taken to this page, step by step, each with a Change link.
+
+        Only steps whose answers were accepted, on the path actually taken, in
+        order; a Change link opens its step and comes back here once the change
+        is made (unless the change opens steps that need new answers: those are
+        asked first). ``{% flow_summary %}`` renders this.
+        """
+        return self.task.summary(self)  # type: ignore[no-any-return]
+
+    def summary_rows(self, form: forms.BaseForm) -> Sequence[AnswerRow]:
+        """This step's rows in a summary: by default one per visible field of *form*, with the
+        answer accepted last (sensitive ones masked). Override to show the answers differently."""
+        return form_rows(form, self.task.answers_for(self.place), self.sensitive_fields)
+
+    @property
+    def return_url(self) -> str | None:
+        """While this page was opened from a summary's Change link: a link back to the summary
+        that changes nothing (else None)."""
+        return self.task.return_link(self.place)  # type: ignore[no-any-return]
 
     def set_trail(self, steps: Sequence[Target]) -> None:
         """Make *steps* (actions of this flow, in order) the back trail and the progress trail.

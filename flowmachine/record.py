@@ -109,6 +109,16 @@ def journal_entry_ok(entry: list[Any]) -> bool:
     return len(entry) < 5 or (isinstance(entry[4], list) and all(isinstance(k, str) for k in entry[4]))
 
 
+def _step_entry_ok(entry: list[Any]) -> bool:
+    """The shape of a path entry: ``[action, [state keys]]``."""
+    return (
+        len(entry) == 2
+        and isinstance(entry[0], str)
+        and isinstance(entry[1], list)
+        and all(isinstance(k, str) for k in entry[1])
+    )
+
+
 def _zero() -> int:
     return 0
 
@@ -152,6 +162,18 @@ class Record:
     )
     answers: Field[dict[str, dict[str, Any]]] = Field(
         "ans", dict, "per action: the answers last accepted on its page, to show them again", dict, items=dict
+    )
+    steps: Field[list[list[Any]]] = Field(
+        "stp",
+        list,
+        "the path the answers describe: [action, [state keys it wrote]] in order (flowmachine.engine.path)",
+        list,
+        items=list,
+        item_check=_step_entry_ok,
+    )
+    step_at: Field[int] = Field("sat", int, "the index in steps of the current action", _zero)
+    returning: Field[str | None] = Field(
+        "ret", (str, _NONE), "the summary a Change link comes back to once the change is made", _none
     )
     url_kwargs: Field[dict[str, str]] = Field(
         "kw", dict, "the path values of the task's URLs (Django path converters)", dict, items=str
@@ -208,6 +230,8 @@ class Record:
                 "pos": position,
                 "data": data,
                 "hist": [],
+                "stp": [[position, []]],
+                "sat": 0,
                 "jrnl": [],
                 "ans": {},
                 "created": now,

@@ -35,3 +35,22 @@ def answers_for(record: Record, place: Place) -> dict[str, Any]:
 def remember(record: Record, place: Place, form: forms.BaseForm) -> None:
     """Keep what was accepted on *place*'s page, to show it again."""
     record.answers[place.name] = accepted_answers(form)
+
+
+def as_post_data(
+    form: forms.BaseForm, remembered: dict[str, Any]
+) -> Any:  # provisional: replaced by the formsets branch
+    from django.http import QueryDict
+
+    data = QueryDict(mutable=True)
+    for name, value in remembered.items():
+        key = form.add_prefix(name)
+        if value is None or value is False:
+            continue
+        if value is True:
+            data[key] = "on"
+        elif isinstance(value, list):
+            data.setlist(key, [str(v) for v in value])
+        else:
+            data[key] = str(value)
+    return data

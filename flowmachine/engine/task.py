@@ -19,17 +19,19 @@ from django.http import HttpRequest, HttpResponseBase
 
 from flowmachine.binding import binding_hash
 from flowmachine.components import COMPLETE, Jump
-from flowmachine.engine import answers
+from flowmachine.engine import answers, review
 from flowmachine.engine.context import FlowContext
 from flowmachine.engine.ids import new_task_id
 from flowmachine.engine.journal import Journal
-from flowmachine.engine.urls import TaskUrls
+from flowmachine.engine.path import RETURN_PARAM, AnswerPath
+from flowmachine.engine.urls import TaskUrls, jump_signature
 from flowmachine.exceptions import CorruptStateError, FlowDefinitionError
 from flowmachine.machine.compiler import CompiledFlow
 from flowmachine.machine.deploys import fingerprint, relocate
 from flowmachine.machine.edges import COMPLETE_TRIGGER
 from flowmachine.machine.places import FINAL, Place
 from flowmachine.record import Record
+from flowmachine.summary import StepSummary
 
 __all__ = ["Refusal", "Task"]
 
@@ -65,6 +67,7 @@ class Task:
         self.current_place: Place = flow.places[record.position]
         self.journal = Journal(flow, record.journal, record.data, fresh=fresh)
         self.urls = TaskUrls(self)
+        self.path = AnswerPath(self)
         #: (event, source, dest) of the moves made in this request, for signals.
         self.events: list[tuple[str, str | None, str | None]] = []
 
@@ -203,8 +206,11 @@ class Task:
 
     # -- moving -------------------------------------------------------------
 
-    def advance(self, outcome: Any) -> Place | None:
-        """Apply an action's outcome; return the new place, or None when the flow is done."""
+    def advance(self, outcome: Any, *, answered: bool = True) -> Place | None:
+        """Apply an action's outcome; return the new place, or None when the flow is done.
+
+        *answered* False: the step is left by a link, its form not accepted (it leaves nothing behind).
+        """
         place = self.current_place
         if outcome is COMPLETE:
             trigger, event = COMPLETE_TRIGGER, "complete"
@@ -218,7 +224,7 @@ class Task:
                 "string 'complete' (django-flows' COMPLETE): return flowmachine.COMPLETE."
             )
         elif isinstance(outcome, (str, type)):
-            return self.advance(Jump(outcome))
+            return self.advance(Jump(outcome), answered=answered)
         else:
             raise FlowDefinitionError(
                 f"{place.component.__qualname__}.form_valid() in flow {self.flow.name!r} "
@@ -226,16 +232,28 @@ class Task:
                 f"name) to jump to, or an HttpResponse."
             )
         new_position = self.flow.fire(place.name, trigger, self.state)
-        if new_position in self.history:
+        change = self._note_writes()
+        if not answered:
+            self.path.left_unanswered()
+        summary = None
+        if new_position == FINAL:
+            self.path.drop_ahead()
+        elif new_position in self.history:
             # Back to a step already walked (a jump link, a loop): the history stays the path that
             # leads here, as the back button leaves it, never a log that grows with every move.
             self._cut_history(self.history.index(new_position))
-        elif place.component.skip_on_back:  # type: ignore[attr-defined]
-            # Off the back trail, but a step walked: progress still counts it.
-            self.record.skipped.append(len(self.history))
+            self.path.back_to(new_position)
         else:
-            self.history.append(place.name)
-        self._log(event, place.name, new_position)
+            if place.component.skip_on_back:  # type: ignore[attr-defined]
+                # Off the back trail, but a step walked: progress still counts it.
+                self.record.skipped.append(len(self.history))
+            else:
+                self.history.append(place.name)
+            summary = self.path.arrive(new_position)
+        if summary is not None:
+            self._resume_at(summary)
+            new_position = summary
+        self._log(event, place.name, new_position, change if not self._pruned(change) else None)
         self.modified = True
         self.record.moved_at = self.version + 1
         if new_position == FINAL:
@@ -245,9 +263,45 @@ class Task:
         self.record.position = new_position
         return self.current_place
 
+    def return_to(self, summary: Place) -> None:
+        """Back to *summary* without changing anything (the link of a page opened from its Change link)."""
+        source = self.current_place.name
+        self._resume_at(summary.name)
+        self._log("back", source, summary.name)  # a move that completes nothing, like the back button
+        self.current_place = summary
+        self.record.position = summary.name
+        self.record.moved_at = self.version + 1
+        self.modified = True
+
+    def _resume_at(self, name: str) -> None:
+        """Make the walked step *name* ahead the current one, with the back trail of the path to it."""
+        self.path.go_to(name)
+        history: list[str] = []
+        skipped: list[int] = []
+        for place in self.path.walked():
+            if place.component.skip_on_back:  # type: ignore[attr-defined]
+                skipped.append(len(history))
+            else:
+                history.append(place.name)
+        self.history[:] = history
+        self.record.skipped = skipped
+
+    def _note_writes(self) -> Any:
+        """Note which state keys the current step changed since the last entry; the journal's delta."""
+        change = self.journal.delta()
+        delta = change[0]
+        if delta:
+            self.path.wrote(delta[0], delta[1] if len(delta) > 1 else ())
+        return change
+
+    def _pruned(self, change: Any) -> bool:
+        """Whether the state changed again since *change* was computed (the path removed keys)."""
+        return len(change[1]) != len(self.state) or any(key not in self.state for key in change[1])
+
     def rewind(self, place: Place) -> None:
         """Go back to a visited step (the back button): later history is dropped."""
         self._cut_history(self.history.index(place.name))
+        self.path.back_to(place.name)
         self._log("back", self.current_place.name, place.name)
         self.current_place = place
         self.record.position = place.name
@@ -266,7 +320,7 @@ class Task:
 
     def journal_changes(self) -> bool:
         """Journal state changed by a step that did not move (a ``data`` entry); True if it did."""
-        change = self.journal.delta()
+        change = self._note_writes()
         if not change[0]:
             return False
         place = self.current_place.name
@@ -284,6 +338,23 @@ class Task:
         """Keep what was accepted on a page (never passwords or files) to show it again."""
         answers.remember(self.record, place, form)
         self.modified = True
+
+    def summary(self, action: Any) -> list[StepSummary]:
+        """The answers of the path taken to *action*'s page (:meth:`flowmachine.Action.summary`)."""
+        return review.summarize(self, action)
+
+    def revalidate(self, action: Any) -> Any:
+        """Re-check the answers of the path taken to *action*'s page: None, or a jump to the first
+        step whose answers no longer validate."""
+        return review.revalidate(self, action)
+
+    def return_link(self, place: Place) -> str | None:
+        """While a summary's Change link is followed: a link from *place* back to the summary."""
+        summary = self.record.returning
+        if summary is None or summary == place.name or summary not in self.flow.places:
+            return None
+        signature = jump_signature(self.id, place.name, summary)
+        return self.urls.url_for(self.flow.places[summary], {RETURN_PARAM: signature})
 
     def pop_errors(self) -> list[str] | dict[str, list[str]]:
         """The messages a jump asked to show on this page's form (shown once)."""

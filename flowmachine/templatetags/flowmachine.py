@@ -47,3 +47,16 @@ def flow_action_url(context: Any) -> str:
     """The URL a flow form posts to (this step, in this task)."""
     flow = context.get("flow")
     return flow.action_url if flow is not None else ""
+
+
+@register.inclusion_tag("flowmachine/summary.html", takes_context=True)
+def flow_summary(context: Any, summary: Any = None) -> dict[str, Any]:
+    """The answers of the path taken, step by step, with Change links (``Action.summary()``).
+
+    ``{% flow_summary %}`` on a step's page; ``{% flow_summary steps %}`` renders a list
+    from :meth:`flowmachine.Action.summary` given explicitly.
+    """
+    if summary is None:
+        view = context.get("view")
+        summary = view.summary() if view is not None and hasattr(view, "summary") else []
+    return {"summary": summary}

@@ -24,6 +24,7 @@ from flowmachine.binding import binding_hash
 from flowmachine.components import Jump
 from flowmachine.conf import flow_settings
 from flowmachine.engine import events, quota
+from flowmachine.engine.path import RETURN_PARAM
 from flowmachine.engine.task import Task
 from flowmachine.engine.urls import JUMP_PARAM, SIGNATURE_PARAM, VERSION_PARAM, is_signed_jump
 from flowmachine.exceptions import FinishError, FlowDefinitionError, InvalidJump
@@ -54,8 +55,14 @@ def run(
     for key, value in kwargs.items():
         bound.setdefault(key, str(value))
     if place is None or place is not task.current_place:
+        changing = place is not None and _is_signed_change(request, task, place)
         if place is not None and place.name in task.history and place.is_action:
+            summary = task.current_place.name
             task.rewind(place)
+            if changing:  # a summary's Change link: come back to the summary once changed
+                task.record.returning = summary
+        elif changing and place is not None and place.name == task.record.returning:
+            task.return_to(place)  # back to the summary, nothing changed
         elif request.method == "POST" and place is not None:
             # A page the browser kept (Forward, an old tab) of a step the task is not on: its answers
             # cannot be applied, so show the current step saying so, instead of dropping them silently.
@@ -147,9 +154,12 @@ def _apply(endpoint: Endpoint, request: HttpRequest, task: Task, outcome: Any) -
 
 
 def _follow_link(endpoint: Endpoint, request: HttpRequest, task: Task, target: str) -> HttpResponseBase:
-    """A ``link_to`` link: jump from the current step, keeping the link's other query args."""
+    """A ``link_to`` link: jump from the current step, keeping the link's other query args.
+
+    The step left is left for another branch: what it wrote is removed (:mod:`flowmachine.engine.path`).
+    """
     try:
-        place = task.advance(Jump(target))
+        place = task.advance(Jump(target), answered=False)
     except InvalidJump as exc:
         logger.warning("Refused link jump: %s", exc)
         return HttpResponseRedirect(task.urls.current())
@@ -193,6 +203,13 @@ def _write_needed(request: HttpRequest, task: Task) -> Literal["put", "touch"] |
     if time.time() - task.record.accessed > _touch_interval():
         return "touch"
     return None
+
+
+def _is_signed_change(request: HttpRequest, task: Task, place: Any) -> bool:
+    """Whether the request follows a summary's Change link, or the link back to the summary,
+    made by this server from the task's current step (:data:`RETURN_PARAM`)."""
+    signature = request.GET.get(RETURN_PARAM) if request.method in ("GET", "HEAD") else None
+    return bool(signature) and is_signed_jump(task.id, task.current_place.name, place.name, str(signature))
 
 
 def _is_stale(request: HttpRequest, task: Task) -> bool:
