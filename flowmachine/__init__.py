@@ -25,6 +25,8 @@ __all__ = [
     "to_mermaid",
     "all_flowgraphs",
     "csrf_failure",
+    "AnswerRow",
+    "StepSummary",
 ]
 
 _LAZY = {
@@ -41,6 +43,8 @@ _LAZY = {
     "to_mermaid": "flowmachine.diagrams",
     "all_flowgraphs": "flowmachine.web.diagram_views",
     "csrf_failure": "flowmachine.web.csrf",
+    "AnswerRow": "flowmachine.summary",
+    "StepSummary": "flowmachine.summary",
 }
 
 
@@ -55,6 +59,7 @@ if TYPE_CHECKING:
     from flowmachine.diagrams import flow_graph, to_dot, to_mermaid
     from flowmachine.exceptions import FlowDefinitionError, InvalidJump
     from flowmachine.handler import FlowHandler
+    from flowmachine.summary import AnswerRow, StepSummary
     from flowmachine.transition import Linear, Transition
     from flowmachine.web.csrf import csrf_failure
     from flowmachine.web.diagram_views import all_flowgraphs

@@ -152,6 +152,9 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
     #: Before ``form_valid``, re-check every earlier step's answers with its form; the first step
     #: whose answers no longer validate is shown again with its errors (typically the last step).
     revalidate: ClassVar[bool] = False
+    #: Whether a summary offers to change this step's answers (False: an account created, a
+    #: payment made: shown, with no Change link).
+    changeable: ClassVar[bool] = True
 
     # Set by the engine before dispatch: the running task (flowmachine.engine.task.Task),
     # this action's place in the compiled flow, and the task's state.
@@ -267,10 +270,19 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
         """
         return self.task.summary(self)  # type: ignore[no-any-return]
 
-    def summary_rows(self, form: forms.BaseForm) -> Sequence[AnswerRow]:
-        """This step's rows in a summary: by default one per visible field of *form*, with the
-        answer accepted last (sensitive ones masked). Override to show the answers differently."""
-        return form_rows(form, self.task.answers_for(self.place), self.sensitive_fields)
+    def summary_rows(self) -> Sequence[AnswerRow]:
+        """This step's rows in a summary: by default one per visible field of its form, with the
+        answer accepted last (sensitive ones masked). Override to show the answers differently
+        (an empty list leaves the step out of the summary)."""
+        return form_rows(self.get_unbound_form(), self.task.answers_for(self.place), self.sensitive_fields)
+
+    def get_unbound_form(self) -> forms.BaseForm:
+        """This step's form as a GET builds it (fields and choices set up for this request), never
+        bound to the request's data: what summaries and revalidation start from."""
+        kwargs = self.get_form_kwargs()
+        kwargs.pop("data", None)
+        kwargs.pop("files", None)
+        return self.get_form_class()(**kwargs)
 
     @property
     def return_url(self) -> str | None:

@@ -11,15 +11,14 @@ Purchase (Linear)
   Confirm (check your answers, each with a Change link)
 
 Every step keeps what later steps need in ``self.state`` (the task's state),
-never in the session, so two tabs running two purchases do not mix. A payment
-step that completes drops the answers of the other payment branches, so the
-summary and the order only ever use the branch actually taken.
+never in the session, so two tabs running two purchases do not mix. When the
+buyer goes back and takes another branch (another way to pay, say), the
+library removes what the branch left behind wrote, so the summary and the
+order only ever use the branch actually taken.
 
-Change links: the summary links each answer to the URL of its step in the
-task's trail, with ``?change=1``. Requesting a step of the trail rewinds the
-task there (the library's back-button behaviour); when that step is submitted
-with ``change=1`` and everything the summary needs is still known, it jumps
-straight back to :class:`Confirm` instead of walking the rest of the flow.
+The summary is the library's: :meth:`Confirm.summary` lists the path taken,
+each step's answers (as each step's ``summary_rows`` shows them) and a Change
+link that comes back to the summary once the change is made.
 """
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
-from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold
+from flowmachine import COMPLETE, Action, AnswerRow, FlowHandler, Linear, Scaffold
 from flowmachine.preconditions import LoginRequired, RequiredState
 from shop.models import Order, Product, SavedPaymentMethod
 from shop.views import PAYPAL_SALT
@@ -55,9 +54,6 @@ from shop.views import PAYPAL_SALT
 PRODUCT_ID = re.compile(r"[1-9][0-9]{0,8}")
 
 RESET_CODE_ATTEMPTS = 5
-#: Query parameter of the summary's Change links.
-CHANGE_PARAM = "change"
-
 #: The state keys each payment branch fills in; the summary needs all of one branch.
 PAYMENT_KEYS: dict[str, tuple[str, ...]] = {
     "saved": ("saved_method_id", "saved_label"),
@@ -69,7 +65,11 @@ PAYMENT_NAMES = {"saved": "A saved method", "card": "New card", "bank": "New ban
 
 
 def choose_payment_kind(state: dict[str, Any], kind: str) -> None:
-    """Record the payment branch taken and drop every answer of the other branches."""
+    """Record the payment branch taken and drop every answer of the other branches.
+
+    The library already removes what a branch left behind wrote once the path
+    moves on; this also covers a branch switched within one page's answers.
+    """
     if state.get("pay_kind") != kind:
         state.pop("save_method", None)
     state["pay_kind"] = kind
@@ -124,17 +124,6 @@ class Step(Action):
     #: The label of the form's button.
     submit_label = "Continue"
 
-    @property
-    def changing(self) -> bool:
-        """Whether this page was opened from a Change link of the summary."""
-        return self.request.GET.get(CHANGE_PARAM) == "1"
-
-    def finish(self) -> Any:
-        """COMPLETE, or straight back to the summary when changing one answer of it."""
-        if self.changing and summary_ready(self.state):
-            return Confirm
-        return COMPLETE
-
     def get_links(self) -> list[tuple[str, str]]:
         """(label, url) pairs shown under the form, e.g. ``link_to`` jumps."""
         return []
@@ -142,10 +131,9 @@ class Step(Action):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         links = self.get_links()
-        if self.changing and summary_ready(self.state):
-            links.append(("Back to the summary without changing", self.link_to(Confirm)))
+        if self.return_url:  # opened from a Change link of the summary
+            links.append(("Back to the summary without changing", self.return_url))
         context["links"] = links
-        context["changing"] = self.changing
         if "product_id" in self.state:
             context["product"] = Product.objects.filter(pk=self.state["product_id"]).first()
         return context
@@ -180,15 +168,34 @@ class ChooseItem(Step):
 
     def form_valid(self, form):
         self.state["product_id"] = form.cleaned_data["product"].pk
-        return self.finish()
+        return COMPLETE
+
+    def summary_rows(self):
+        product = Product.objects.filter(pk=self.state.get("product_id")).first()
+        return [AnswerRow("product", "Product", f"{product.name} (€{product.price})" if product else "—")]
+
+
+class BuyerRows:
+    """The summary's rows for the step that signed the buyer in: who, and how (no Change link:
+    to buy as someone else, log out)."""
+
+    changeable = False
+    #: How this step signed the buyer in, as the summary says it.
+    signed_in_by = ""
+
+    def summary_rows(self):
+        user = self.request.user
+        buyer = f"{user.get_username()} ({user.email})" if user.email else user.get_username()
+        return [AnswerRow("buyer", "Buyer", buyer), AnswerRow("account", "Signed in by", self.signed_in_by)]
 
 
 # -- Tell us who you are ----------------------------------------------------------
 
 
-class LoginOrRegister(Step):
+class LoginOrRegister(BuyerRows, Step):
     url = "login/"
     title = "Log in"
+    signed_in_by = "Logged in"
 
     def get_form_class(self):
         if self.request.user.is_authenticated:
@@ -228,7 +235,7 @@ class LoginOrRegister(Step):
             login(self.request, form.get_user())
             self.state["account"] = "login"
         drop_reset(self.state)
-        return self.finish()
+        return COMPLETE
 
 
 class RegisterForm(UserCreationForm):
@@ -238,9 +245,10 @@ class RegisterForm(UserCreationForm):
         fields = ("username", "email")
 
 
-class Register(Step):
+class Register(BuyerRows, Step):
     url = "register/"
     title = "Create an account"
+    signed_in_by = "Created a new account"
     form_class = RegisterForm
     submit_label = "Create account"
 
@@ -252,7 +260,7 @@ class Register(Step):
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         self.state["account"] = "register"
         drop_reset(self.state)
-        return self.finish()
+        return COMPLETE
 
 
 def _code_digest(code: str) -> str:
@@ -269,6 +277,9 @@ class EnterEmail(Step):
     form_class = EmailForm
     intro = "We will email you a code to reset your password."
     submit_label = "Send the code"
+
+    def summary_rows(self):
+        return []  # the reset's outcome shows as the buyer's row (ResetPassword)
 
     def form_valid(self, form):
         email = form.cleaned_data["email"]
@@ -302,6 +313,9 @@ class EnterCode(Step):
     #: In DEBUG the page links to the dev mailbox, where the code arrives.
     mailbox_hint = True
 
+    def summary_rows(self):
+        return []
+
     @property
     def intro(self):
         return f"If an account uses {self.state['reset_email']}, we sent it a six-digit code."
@@ -321,9 +335,10 @@ class EnterCode(Step):
         return COMPLETE
 
 
-class ResetPassword(Step):
+class ResetPassword(BuyerRows, Step):
     url = "password/"
     title = "New password"
+    signed_in_by = "Reset the password by email code"
     form_class = SetPasswordForm
     preconditions = [RequiredState("reset_user_id")]
     #: Once the password is set, the reset is over: the back button skips this page.
@@ -378,6 +393,12 @@ class PaymentChoice(Step):
             return "Pay with a method you saved, or a new one."
         return "Choose how you would like to pay."
 
+    def summary_rows(self):
+        rows = [AnswerRow("method", "Pay with", PAYMENT_NAMES.get(self.state.get("pay_kind"), ""))]
+        if self.state.get("pay_kind") == "saved":
+            rows.append(AnswerRow("saved", "Saved method", self.state["saved_label"]))
+        return rows
+
     def saved_methods(self) -> list[SavedPaymentMethod]:
         if not hasattr(self, "_saved"):
             self._saved = list(SavedPaymentMethod.objects.filter(user=self.request.user)[:5])
@@ -408,7 +429,7 @@ class PaymentChoice(Step):
             choose_payment_kind(self.state, "saved")
             self.state["saved_method_id"] = saved.pk
             self.state["saved_label"] = saved.label
-            return self.finish()
+            return COMPLETE
         if self.state.get("pay_kind") != method:
             choose_payment_kind(self.state, method)
         return {"card": CardNumber, "bank": BankAccount, "paypal": PayPal}[method]
@@ -420,19 +441,18 @@ class NewMethodStep(Step):
     _abstract = True
     #: Which payment branch this page belongs to.
     kind = ""
-    #: The state key this page's answers fill in.
-    answer_key = ""
     others: tuple[tuple[str, str], ...] = ()
-
-    def get_initial(self):
-        # Once another branch was chosen, this page's answers were dropped from
-        # the state; the copy the library remembers for the form is not shown.
-        if self.answer_key not in self.state:
-            return dict(self.initial)
-        return super().get_initial()
 
     def get_links(self):
         return [(label, self.link_to(target)) for label, target in self.others]
+
+    def payment_rows(self) -> list[AnswerRow]:
+        """This method's rows in the summary, before "Save for next time"."""
+        return []
+
+    def summary_rows(self):
+        saved = "Yes" if self.state.get("save_method") else "No"
+        return [*self.payment_rows(), AnswerRow("save", "Save for next time", saved)]
 
 
 class SaveMethodMixin(forms.Form):
@@ -485,16 +505,21 @@ class CardNumber(NewMethodStep):
     url = "card/"
     title = "Card"
     kind = "card"
-    answer_key = "card_last4"
     form_class = CardForm
     others = (("Pay from a bank account instead", "BankAccount"), ("Pay with PayPal instead", "PayPal"))
+
+    def payment_rows(self):
+        return [
+            AnswerRow("number", "Card number", f"•••• {self.state.get('card_last4', '')}", sensitive=True),
+            AnswerRow("expiry", "Expiry date", self.state.get("card_expiry", "")),
+        ]
 
     def form_valid(self, form):
         choose_payment_kind(self.state, "card")
         self.state["card_last4"] = form.cleaned_data["number"][-4:]
         self.state["card_expiry"] = form.cleaned_data["expiry"]
         self.state["save_method"] = form.cleaned_data["save"]
-        return self.finish()
+        return COMPLETE
 
 
 class BankForm(SaveMethodMixin):
@@ -517,16 +542,21 @@ class BankDetails(NewMethodStep):
     url = "details/"
     title = "Bank account"
     kind = "bank"
-    answer_key = "bank_holder"
     form_class = BankForm
     others = (("Pay by card instead", "CardNumber"), ("Pay with PayPal instead", "PayPal"))
+
+    def payment_rows(self):
+        return [
+            AnswerRow("holder", "Account holder", self.state.get("bank_holder", "")),
+            AnswerRow("iban", "IBAN", f"•••• {self.state.get('bank_iban_end', '')}", sensitive=True),
+        ]
 
     def form_valid(self, form):
         choose_payment_kind(self.state, "bank")
         self.state["bank_holder"] = form.cleaned_data["holder"]
         self.state["bank_iban_end"] = form.cleaned_data["iban"][-4:]
         self.state["save_method"] = form.cleaned_data["save"]
-        return self.finish()
+        return COMPLETE
 
 
 class AddressForm(forms.Form):
@@ -539,15 +569,17 @@ class AccountAddress(NewMethodStep):
     url = "address/"
     title = "Account address"
     kind = "bank"
-    answer_key = "bank_address"
     form_class = AddressForm
     preconditions = [RequiredState("bank_holder", "bank_iban_end")]
     intro = "The address your bank has for this account."
 
+    def summary_rows(self):
+        return [AnswerRow("address", "Account address", self.state.get("bank_address", ""))]
+
     def form_valid(self, form):
         data = form.cleaned_data
         self.state["bank_address"] = f"{data['street']}, {data['postcode']} {data['city']}"
-        return self.finish()
+        return COMPLETE
 
 
 class BankAccount(Scaffold):
@@ -566,11 +598,13 @@ class PayPal(NewMethodStep):
     url = "paypal/"
     title = "PayPal"
     kind = "paypal"
-    answer_key = "paypal_email"
     form_class = PayPalForm
     submit_label = "Continue to PayPal"
     intro = "You will approve the payment on PayPal's site, then come straight back here."
     others = (("Pay by card instead", "CardNumber"), ("Pay from a bank account instead", "BankAccount"))
+
+    def payment_rows(self):
+        return [AnswerRow("paypal", "PayPal account", self.state.get("paypal_email", ""))]
 
     def get(self, request, *args, **kwargs):
         token = request.GET.get("paypal_token")
@@ -583,7 +617,7 @@ class PayPal(NewMethodStep):
                 choose_payment_kind(self.state, "paypal")
                 self.state.pop("paypal_nonce", None)
                 self.state["paypal_email"] = approval["email"]
-                return self.finish()  # a GET may complete a step: this is the return from PayPal
+                return COMPLETE  # a GET may complete a step: this is the return from PayPal
             self.hand_off_error = "PayPal did not confirm this payment. Please try again."
         elif request.GET.get("paypal_cancelled"):
             self.hand_off_error = "You cancelled at PayPal: choose PayPal again or another way to pay."
@@ -602,7 +636,7 @@ class PayPal(NewMethodStep):
         nonce = secrets.token_urlsafe(16)
         self.state["paypal_nonce"] = nonce
         self.state["save_method"] = form.cleaned_data["save"]
-        return_url = self.url_of(**({CHANGE_PARAM: "1"} if self.changing else {}))
+        return_url = self.url_of()
         product = Product.objects.filter(pk=self.state.get("product_id")).first()
         query = {"nonce": nonce, "return": return_url, "email": self.request.user.email}
         if product is not None:
@@ -624,28 +658,16 @@ class ConfirmForm(forms.Form):
 
 
 class Confirm(Step):
+    """Check your answers (the library's summary of the path taken), then pay."""
+
     url = "confirm/"
     title = "Confirm and pay"
     template_name = "shop/confirm.html"
     form_class = ConfirmForm
     preconditions = [LoginRequired(), RequiredState("product_id", "pay_kind")]
     intro = "Check your answers. Change any of them, then pay."
-
-    def path(self) -> list[type[Action]]:
-        """The steps of the path the state says was taken, in order, before this one."""
-        state = self.state
-        steps: list[type[Action]] = [ChooseItem, LoginOrRegister]
-        steps += {"register": [Register], "reset": [EnterEmail, EnterCode, ResetPassword]}.get(state.get("account"), [])
-        steps.append(PaymentChoice)
-        steps += {"card": [CardNumber], "bank": [BankDetails, AccountAddress], "paypal": [PayPal]}.get(
-            state.get("pay_kind"), []
-        )
-        return steps
-
-    def get(self, request, *args, **kwargs):
-        if not summary_ready(self.state):
-            return self.send_to(ChoosePayment, with_errors=["Some payment details are missing: please choose again."])
-        return super().get(request, *args, **kwargs)
+    #: Before paying, every earlier answer is checked again (a product no longer sold, say).
+    revalidate = True
 
     @property
     def product(self) -> Product | None:
@@ -656,58 +678,10 @@ class Confirm(Step):
         product = self.product
         return f"Confirm and pay €{product.price}" if product else "Confirm and pay"
 
-    def rows(self, trail_urls: dict[type, str]) -> list[tuple[str, str, str | None]]:
-        """(question, answer, change URL) for every answer on the path taken."""
-        state, user = self.state, self.request.user
-
-        def change(step: type) -> str | None:
-            url = trail_urls.get(step)
-            return f"{url}&{CHANGE_PARAM}=1" if url else None
-
-        product = self.product
-        how = {"login": "Logged in", "register": "Created a new account", "reset": "Reset the password by email code"}
-        rows = [
-            ("Product", f"{product.name} (€{product.price})" if product else "—", change(ChooseItem)),
-            (
-                "Buyer",
-                f"{user.get_username()} ({user.email})" if user.email else user.get_username(),
-                change(LoginOrRegister),
-            ),
-            ("Signed in by", how.get(state["account"], ""), change(LoginOrRegister)),
-            ("Pay with", PAYMENT_NAMES[state["pay_kind"]], change(PaymentChoice)),
-        ]
-        kind = state["pay_kind"]
-        if kind == "saved":
-            rows.append(("Saved method", state["saved_label"], change(PaymentChoice)))
-        elif kind == "card":
-            rows.append(("Card number", f"•••• {state['card_last4']}", change(CardNumber)))
-            rows.append(("Expiry date", state["card_expiry"], change(CardNumber)))
-        elif kind == "bank":
-            rows.append(("Account holder", state["bank_holder"], change(BankDetails)))
-            rows.append(("IBAN", f"•••• {state['bank_iban_end']}", change(BankDetails)))
-            rows.append(("Account address", state["bank_address"], change(AccountAddress)))
-        elif kind == "paypal":
-            rows.append(("PayPal account", state["paypal_email"], change(PayPal)))
-        if kind != "saved":
-            step = {"card": CardNumber, "bank": BankDetails, "paypal": PayPal}[kind]
-            rows.append(("Save for next time", "Yes" if state.get("save_method") else "No", change(step)))
-        return rows
-
-    def get_context_data(self, **kwargs):
-        # The trail shows the path taken: a Change link that came back here
-        # skipped the later steps, and a branch left for another is not on it.
-        self.set_trail([step for step in self.path() if not step.skip_on_back])
-        context = super().get_context_data(**kwargs)
-        trail_urls = {step.component: step.url for step in self.trail}
-        context["rows"] = self.rows(trail_urls) if summary_ready(self.state) else []
-        return context
-
     def form_valid(self, form):
         if not summary_ready(self.state):
             return self.send_to(ChoosePayment, with_errors=["Some payment details are missing: please choose again."])
         product = self.product
-        if product is None:
-            return self.send_to(ChooseItem, with_errors=["That product is no longer sold. Please choose another."])
         kind = self.state["pay_kind"]
         label = payment_label(self.state)
         with transaction.atomic():

@@ -10,15 +10,16 @@ the flow goes on from there:
   the state keys only they wrote are removed (a key an action ``keeps``
   stays), and so are their remembered answers;
 - to a step never walked, the steps ahead wait: the path may join them again.
-  What is still ahead when the flow finishes, or when a step that
-  ``revalidate`` s is submitted, is removed then.
+  What is still ahead when the flow finishes, or reaches a step that
+  ``revalidate`` s (a summary), is removed then.
 
 A step left by a ``link_to`` link, without its form being accepted, is left
 for another branch: it is removed at once.
 
 While a Change link of a summary is followed (:data:`RETURN_PARAM`), the
 summary is where the path goes back to as soon as it joins a step already
-answered: the steps after it keep their answers and are not asked again.
+answered (a ``skip_on_back`` step, a one-time page, is asked again): the steps
+after it keep their answers and are not asked again.
 """
 
 from __future__ import annotations
@@ -102,8 +103,9 @@ class AnswerPath:
             self.steps.insert(i, [name, []])
         self.task.record.step_at = i
 
-    def arrive(self, name: str) -> str | None:
-        """The flow went on to *name*; return the summary to go back to instead, if any."""
+    def arrive(self, name: str, *, answered: bool = True) -> str | None:
+        """The flow went on to *name*; return the summary to go back to instead, if any (only
+        when the step left had its answers accepted: a link is not a change made)."""
         record = self.task.record
         at = record.step_at
         ahead = [step for step, _keys in self.steps[at + 1 :]]
@@ -112,7 +114,9 @@ class AnswerPath:
             self._remove(range(at + 1, at + 1 + j))
             record.step_at = at + 1
             target = record.returning
-            if target is not None and name != target and target in ahead[j:]:
+            place = self.task.flow.places.get(name)
+            asked_again = place is not None and place.component.skip_on_back  # a one-time page: run it again
+            if answered and target is not None and name != target and target in ahead[j:] and not asked_again:
                 return target  # joined a step answered before: straight back to the summary
             if name == target:
                 record.returning = None

@@ -31,14 +31,6 @@ def _step_action(task: Task, current: Any, place: Place) -> Any:
     return action
 
 
-def _unbound_form(action: Any) -> forms.BaseForm:
-    """*action*'s form as a GET builds it (fields and choices set up for this user), never bound."""
-    kwargs = action.get_form_kwargs()
-    kwargs.pop("data", None)
-    kwargs.pop("files", None)
-    return action.get_form_class()(**kwargs)  # type: ignore[no-any-return]
-
-
 def summarize(task: Task, current: Any) -> list[StepSummary]:
     """The summary of the answers accepted on the path taken to *current*'s page."""
     summaries: list[StepSummary] = []
@@ -47,11 +39,11 @@ def summarize(task: Task, current: Any) -> list[StepSummary]:
         if place.name not in task.record.answers:
             continue  # left without its answers accepted, or before answers were remembered
         action = _step_action(task, current, place)
-        rows = rows_tuple(action.summary_rows(_unbound_form(action)))
+        rows = rows_tuple(action.summary_rows())
         if not rows:
             continue
         change = None
-        if place.name in history:
+        if place.name in history and place.component.changeable:  # type: ignore[attr-defined]
             query = {RETURN_PARAM: jump_signature(task.id, current.place.name, place.name)}
             change = task.urls.url_for(place, query)
         summaries.append(StepSummary(place.component.display_title(), place.component, rows, change))
@@ -69,10 +61,10 @@ def revalidate(task: Task, current: Any) -> HttpResponseBase | None:
     task.path.drop_ahead()
     for place in task.path.walked():
         remembered = task.record.answers.get(place.name)
-        if remembered is None:
-            continue
+        if not remembered:
+            continue  # nothing kept to re-check (a form without fields, or only passwords)
         action = _step_action(task, current, place)
-        form = _unbound_form(action)
+        form = action.get_unbound_form()
         if not _checkable(action, form):
             continue
         kwargs = action.get_form_kwargs()

@@ -249,10 +249,12 @@ class Task:
                 self.record.skipped.append(len(self.history))
             else:
                 self.history.append(place.name)
-            summary = self.path.arrive(new_position)
+            summary = self.path.arrive(new_position, answered=answered)
         if summary is not None:
             self._resume_at(summary)
             new_position = summary
+        if new_position != FINAL and self.flow.places[new_position].component.revalidate:  # type: ignore[attr-defined]
+            self.path.drop_ahead()  # a summary: the path to it is settled
         self._log(event, place.name, new_position, change if not self._pruned(change) else None)
         self.modified = True
         self.record.moved_at = self.version + 1

@@ -44,10 +44,13 @@ def test_change_link_changes_one_answer_and_returns_to_the_summary(demo, page):
     assert after_card == {**after, "Card number": "•••• 4444", "Expiry date": "01/31"}
 
     # "Back to the summary without changing" changes nothing.
-    shop.change("Buyer")
-    shop.expect_step("Log in")
+    shop.change("Pay with")
+    shop.expect_step("How to pay")
     page.get_by_role("link", name="Back to the summary without changing").click()
     assert shop.summary() == after_card
+    # Who is buying is shown, not offered for a change: to buy as someone else, log out.
+    buyer = page.locator("table.summary tr", has=page.locator("th", has_text=re.compile("^Buyer$")))
+    expect(buyer.get_by_role("link")).to_have_count(0)
 
     shop.confirm()
     orders = demo.db.orders(user.name)

@@ -260,6 +260,7 @@ class FlowWalk(RuleBasedStateMachine):
         html = page.content.decode()
         if place is None or "<form" not in html:
             return
+        self.forget_pruned(task)
         accepted = task.accepted.get(place)
         if accepted is None:
             return
@@ -271,6 +272,18 @@ class FlowWalk(RuleBasedStateMachine):
                 shown.get(name) == str(value),
                 f"{place} of task {task.id[:8]} shows {name}={shown.get(name)!r}, accepted {value!r}",
             )
+
+    def forget_pruned(self, task: TaskModel) -> None:
+        """Steps the library took off the task's path (a branch left behind) keep no answers: the
+        model forgets them too (tests/engine/test_answer_path.py checks which steps those are)."""
+        record = self.record(task)
+        if record is None or "done" in record:
+            return
+        kept = record.get("ans", {})
+        for name in list(task.accepted):
+            if name not in kept:
+                STATS["answers of branches left behind"] += 1
+                del task.accepted[name]
 
     def active(self) -> list[TaskModel]:
         """Tasks the walker still uses: live and finished ones (expired and corrupted ones are dropped)."""
@@ -549,6 +562,7 @@ class FlowWalk(RuleBasedStateMachine):
             text = repr(record)
             foreign = {t.token for t in self.tasks if t is not task} & set(_TOKEN.findall(text))
             self.check(not foreign, f"task {task.id[:8]} stores data of other tasks: {foreign}")
+            self.forget_pruned(task)
             for name, answers in task.accepted.items():
                 stored = {k: v for k, v in record.get("ans", {}).get(name, {}).items() if k in answers}
                 self.check(stored == answers, f"{name} of task {task.id[:8]} stores {stored}, accepted {answers}")
