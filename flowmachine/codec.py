@@ -29,6 +29,8 @@ code  type                      payload
 10    model instance            msgpack ``[app_label, model_name, pk]``: a reference,
                                 read back as a :class:`StoredInstance`
 11    ``int`` beyond 64 bits    its decimal digits, ASCII
+12    kept file                 msgpack ``[storage, name in it, file name, size,
+                                content type]``: a :class:`flowmachine.files.KeptFile`
 -1    msgpack Timestamp         read only (written by earlier releases for aware
                                 datetimes): an aware ``datetime`` in UTC
 ====  ========================  =========================================================
@@ -85,6 +87,7 @@ from django.db.models import Model, QuerySet
 from django.utils.functional import LazyObject, empty
 
 from flowmachine.exceptions import StateReferenceGone
+from flowmachine.files import KeptFile
 
 __all__ = [
     "EXT",
@@ -110,6 +113,7 @@ EXT = {
     "frozenset": 9,
     "model": 10,
     "bigint": 11,
+    "file": 12,
 }
 #: Integers beyond 64 bits are kept up to this many digits.
 MAX_INT_DIGITS = 1000
@@ -206,6 +210,7 @@ _WRITERS: list[tuple[type, Callable[[Any], Any]]] = [
     (list, list),
     (Model, _model),
     (QuerySet, list),
+    (KeptFile, lambda v: _ext("file", packb(v.reference()))),
 ]
 _EXACT = dict(_WRITERS)
 
@@ -282,6 +287,14 @@ def _read_reference(decoder: _Decoder, data: bytes) -> StoredInstance:
     return StoredInstance(app_label, model_name, pk, decoder.references)
 
 
+def _file(decoder: _Decoder, data: bytes) -> KeptFile:
+    fields = decoder.array(data)
+    kinds = (str, str, str, int, str)
+    if len(fields) != len(kinds) or not all(isinstance(f, k) for f, k in zip(fields, kinds)):
+        raise ValueError("kept file reference without storage, name, file name, size and content type")
+    return KeptFile(*fields)
+
+
 def _bigint(decoder: _Decoder, data: bytes) -> int:
     if len(data) > MAX_INT_DIGITS + 1:  # the sign
         raise ValueError("integer too long")
@@ -300,6 +313,7 @@ _READERS: dict[int, Callable[[_Decoder, bytes], Any]] = {
     EXT["frozenset"]: lambda d, data: frozenset(d.array(data)),
     EXT["model"]: _read_reference,
     EXT["bigint"]: _bigint,
+    EXT["file"]: _file,
 }
 
 

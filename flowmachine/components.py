@@ -20,6 +20,8 @@ from django.http import HttpRequest, HttpResponseBase
 from django.views.generic.edit import FormView
 
 from flowmachine import registry
+from flowmachine.conf import flow_settings
+from flowmachine.files import refuse_oversized, show_kept_files
 from flowmachine.summary import AnswerRow, StepSummary, form_rows
 
 __all__ = ["COMPLETE", "Action", "Scaffold", "FlowComponent", "Target", "Jump"]
@@ -155,6 +157,8 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
     #: Whether a summary offers to change this step's answers (False: an account created, a
     #: payment made: shown, with no Change link).
     changeable: ClassVar[bool] = True
+    #: The largest file this step accepts, in bytes (None: ``FLOWS_MAX_UPLOAD_BYTES``).
+    max_upload_bytes: ClassVar[int | None] = None
 
     # Set by the engine before dispatch: the running task (flowmachine.engine.task.Task),
     # this action's place in the compiled flow, and the task's state.
@@ -175,7 +179,12 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         form = self.get_form()
-        if form.is_valid():
+        valid = form.is_valid()
+        if request.FILES:
+            self.task.receiving_files = True
+            limit = self.max_upload_bytes or int(flow_settings.FLOWS_MAX_UPLOAD_BYTES)
+            valid = refuse_oversized(form, request, limit) and valid
+        if valid:
             if self.revalidate:
                 failed = self.task.revalidate(self)
                 if failed is not None:
@@ -204,6 +213,7 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
 
     def get_form(self, form_class: type[forms.BaseForm] | None = None) -> forms.BaseForm:
         form: forms.BaseForm = super().get_form(form_class)
+        show_kept_files(form)
         if self.request.method in ("GET", "HEAD") or self.showing_afresh:
             errors = self.task.pop_errors()
             by_field = errors if isinstance(errors, dict) else {NON_FIELD_ERRORS: errors}

@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "FLOWS_TMPFILE_DIR": None,
     "FLOWS_JOURNAL_LENGTH": 50,
     "FLOWS_MAX_STATE_BYTES": 64 * 1024,
+    "FLOWS_FILE_STORAGE": "default",
+    "FLOWS_MAX_UPLOAD_BYTES": 10 * 1024 * 1024,
     "FLOWS_EXPORT_REDACT": True,
     "FLOWS_FUNNEL": None,
     "FLOWS_FUNNEL_KEY_PREFIX": "flowmachine:funnel:",

@@ -1,10 +1,11 @@
-"""Every model of django-flowmachine: the database store's task records and the funnel's counters."""
+"""Every model of django-flowmachine: the database store's task records, the funnel's counters, and
+the index of files kept for tasks."""
 
 from __future__ import annotations
 
 from django.db import models
 
-__all__ = ["TaskRecord", "FunnelCount"]
+__all__ = ["TaskRecord", "FunnelCount", "TaskFile"]
 
 
 class TaskRecord(models.Model):
@@ -46,3 +47,22 @@ class FunnelCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow} {self.action}"
+
+
+class TaskFile(models.Model):
+    """A file kept for a task (:class:`flowmachine.files.KeptFile`): found and deleted by cleanup
+    once its task is finished, expired or gone, whatever store the task is in."""
+
+    task_id = models.CharField(max_length=64, db_index=True)
+    storage = models.CharField(max_length=100)
+    path = models.CharField(max_length=255)
+    kept_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        app_label = "flowmachine"
+        db_table = "flowmachine_taskfile"
+        verbose_name = "kept file"
+        constraints = [models.UniqueConstraint(fields=["storage", "path"], name="flowmachine_taskfile_path")]
+
+    def __str__(self) -> str:
+        return f"{self.task_id[:8]}… {self.path}"

@@ -175,6 +175,13 @@ class Record:
     returning: Field[str | None] = Field(
         "ret", (str, _NONE), "the summary a Change link comes back to once the change is made", _none
     )
+    files: Field[list[list[Any]]] = Field(
+        "fil",
+        list,
+        "the files the task keeps: [storage, name in it, file name, size, content type] (flowmachine.files)",
+        list,
+        items=list,
+    )
     url_kwargs: Field[dict[str, str]] = Field(
         "kw", dict, "the path values of the task's URLs (Django path converters)", dict, items=str
     )

@@ -35,4 +35,10 @@ def cleanup_task(batch_size: int | None = None, store: str | None = None) -> dic
     from flowmachine.engine.cleanup import cleanup
 
     result = cleanup(get_store(store), batch_size=batch_size)
-    return {"store": result.store, "removed": result.removed, "abandoned": result.abandoned, "note": result.note}
+    return {
+        "store": result.store,
+        "removed": result.removed,
+        "abandoned": result.abandoned,
+        "files": result.files,
+        "note": result.note,
+    }

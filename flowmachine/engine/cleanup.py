@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import DEFAULT_DB_ALIAS
+
 from flowmachine import registry
 from flowmachine.backends import get_store
 from flowmachine.backends.base import BaseStateStore, ExpiredTask
 from flowmachine.conf import flow_settings
-from flowmachine.engine import events, funnel
+from flowmachine.engine import events, files, funnel
 
 __all__ = ["CleanupResult", "cleanup"]
 
@@ -32,6 +34,8 @@ class CleanupResult:
     dry_run: bool = False
     #: Set when the store needs no cleanup (Redis) or cannot be cleaned.
     note: str = ""
+    #: Kept files of tasks that are gone, deleted (or, in a dry run, that would be).
+    files: int = 0
 
 
 def cleanup(
@@ -43,12 +47,22 @@ def cleanup(
     if size < 1:
         raise ValueError(f"batch_size must be at least 1, not {size}.")
     result = CleanupResult(type(store).__module__, dry_run=dry_run)
+    try:
+        _clear(store, result, size, dry_run)
+    finally:
+        # After the store's own cleanup, so the files of the tasks it just removed go too.
+        alias = store.db_alias or DEFAULT_DB_ALIAS
+        result.files = files.sweep(store, alias=alias, dry_run=dry_run, batch_size=size)
+    return result
+
+
+def _clear(store: BaseStateStore, result: CleanupResult, size: int, dry_run: bool) -> None:
     if store.expires_by_itself:
         result.note = (
             f"The store {result.store} expires tasks by itself after FLOWS_TASK_IDLE_TIMEOUT "
-            "(Redis: each key's TTL): nothing to do."
+            "(Redis: each key's TTL): only the files of expired tasks were looked for."
         )
-        return result
+        return
 
     def report(batch: list[ExpiredTask]) -> None:
         result.abandoned += _report_abandoned(batch)
@@ -57,9 +71,8 @@ def cleanup(
         cleared = store.clear_expired(batch_size=size, dry_run=dry_run, removed=report)
     except NotImplementedError:
         result.note = f"The store {result.store} cannot remove expired tasks (no clear_expired()): nothing was removed."
-        return result
+        return
     result.removed, result.batches = cleared.removed, cleared.batches
-    return result
 
 
 def _report_abandoned(removed: list[ExpiredTask]) -> int:

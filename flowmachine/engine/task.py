@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from flowmachine.binding import binding_hash
 from flowmachine.components import COMPLETE, Jump
-from flowmachine.engine import answers, review
+from flowmachine.engine import answers, files, review
 from flowmachine.engine.context import FlowContext
 from flowmachine.engine.ids import new_task_id
 from flowmachine.engine.journal import Journal
@@ -68,6 +68,10 @@ class Task:
         self.journal = Journal(flow, record.journal, record.data, fresh=fresh)
         self.urls = TaskUrls(self)
         self.path = AnswerPath(self)
+        #: True while this request's action received uploaded files (they are kept at the next move).
+        self.receiving_files = False
+        #: True once this request kept a file (:mod:`flowmachine.engine.files`).
+        self.kept_any = False
         #: (event, source, dest) of the moves made in this request, for signals.
         self.events: list[tuple[str, str | None, str | None]] = []
 
@@ -290,6 +294,8 @@ class Task:
 
     def _note_writes(self) -> Any:
         """Note which state keys the current step changed since the last entry; the journal's delta."""
+        if self.receiving_files:
+            files.keep_uploads(self)
         change = self.journal.delta()
         delta = change[0]
         if delta:
@@ -339,6 +345,7 @@ class Task:
     def remember_answers(self, place: Place, form: forms.BaseForm) -> None:
         """Keep what was accepted on a page (never passwords or files) to show it again."""
         answers.remember(self.record, place, form)
+        files.remember(self.record.answers.get(place.name), form)
         self.modified = True
 
     def summary(self, action: Any) -> list[StepSummary]:

@@ -24,7 +24,7 @@ from django.utils.cache import add_never_cache_headers
 from flowmachine.backends.base import BaseStateStore, StateTooLargeError
 from flowmachine.binding import binding_hash, matches
 from flowmachine.conf import flow_settings
-from flowmachine.engine import events
+from flowmachine.engine import events, files
 from flowmachine.engine.ids import is_valid_task_id
 from flowmachine.engine.task import Task
 from flowmachine.exceptions import (
@@ -119,7 +119,7 @@ class FlowEndpoint:
                 return self._continue(request, kwargs, store, task_id)
             except ConflictError as exc:
                 logger.info("GET in flow %s raced another request (%s): retried under the lock", self.flow.name, exc)
-        with transaction.atomic(using=store_alias(store)):
+        with files.collecting(), transaction.atomic(using=store_alias(store)):
             return self._continue(request, kwargs, store, task_id)
 
     def _continue(

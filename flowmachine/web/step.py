@@ -23,7 +23,7 @@ from flowmachine.backends.base import BaseStateStore
 from flowmachine.binding import binding_hash
 from flowmachine.components import Jump
 from flowmachine.conf import flow_settings
-from flowmachine.engine import events, quota
+from flowmachine.engine import events, files, quota
 from flowmachine.engine.path import RETURN_PARAM
 from flowmachine.engine.task import Task
 from flowmachine.engine.urls import JUMP_PARAM, SIGNATURE_PARAM, VERSION_PARAM, is_signed_jump
@@ -88,6 +88,7 @@ def run(
         # Bound again at every write: the request was the owner's, and a login() in its step may have
         # flushed the session (another user, a new password) and the binder's secret with it.
         task.record.binding = binding_hash(endpoint.handler.binder_value(request), task.id)
+        files.settle(task, alias)
         raw = task.next_record()
         store.put_state(task.id, raw)
         task.saved(raw)

@@ -40,16 +40,18 @@ class Command(BaseCommand):
         started = time.monotonic()
         result = cleanup(store, batch_size=batch_size, dry_run=options["dry_run"])
         elapsed = time.monotonic() - started
+        timeout = flow_settings.FLOWS_TASK_IDLE_TIMEOUT
         if result.note:
             self.stdout.write(result.note)
-            return
-        timeout = flow_settings.FLOWS_TASK_IDLE_TIMEOUT
-        if result.dry_run:
+        elif result.dry_run:
             self.stdout.write(
                 f"{result.removed} expired task(s) (idle over {timeout}s) would be deleted from {result.store}."
             )
-            return
-        self.stdout.write(
-            f"Deleted {result.removed} expired task(s) from {result.store} in {result.batches} batch(es), "
-            f"{elapsed:.2f}s; {result.abandoned} had not finished."
-        )
+        else:
+            self.stdout.write(
+                f"Deleted {result.removed} expired task(s) from {result.store} in {result.batches} batch(es), "
+                f"{elapsed:.2f}s; {result.abandoned} had not finished."
+            )
+        if result.files:
+            done = "would be deleted" if result.dry_run else "deleted"
+            self.stdout.write(f"{result.files} kept file(s) of tasks that are gone {done}.")
