@@ -10,9 +10,11 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import InvalidStorageError, storages
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 
@@ -272,6 +274,41 @@ def check_preconditions_are_objects(app_configs: Any = None, **kwargs: Any) -> l
                 )
             )
     return messages
+
+
+def _declared_fields(action: type) -> list[Any]:
+    form_class = getattr(action, "form_class", None)
+    return list(getattr(form_class, "base_fields", {}).values())
+
+
+@checks.register("flowmachine")
+def check_file_steps_have_storage(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E026: a step takes files (a FileField or ImageField) and FLOWS_FILE_STORAGE names no usable storage."""
+    steps = [
+        place
+        for place in _each_component(actions=True)
+        if any(isinstance(f, forms.FileField) for f in _declared_fields(place.component))
+    ]
+    if not steps:
+        return []
+    alias = flow_settings.FLOWS_FILE_STORAGE
+    try:
+        storages[alias]
+    except (InvalidStorageError, ImproperlyConfigured, ImportError) as exc:
+        names = ", ".join(sorted({place.component.__name__ for place in steps}))
+        return [
+            checks.Error(
+                f"{names} take files, and FLOWS_FILE_STORAGE = {alias!r} is not a usable storage: {exc}",
+                hint=(
+                    "Add it to STORAGES (a storage not served to the public: a FileSystemStorage whose "
+                    "location is outside MEDIA_ROOT, or a private bucket), or set FLOWS_FILE_STORAGE to a "
+                    "key of STORAGES."
+                ),
+                obj=steps[0].component,
+                id="flowmachine.E026",
+            )
+        ]
+    return []
 
 
 @checks.register("flowmachine")

@@ -290,7 +290,7 @@ def _read_reference(decoder: _Decoder, data: bytes) -> StoredInstance:
 def _file(decoder: _Decoder, data: bytes) -> KeptFile:
     fields = decoder.array(data)
     kinds = (str, str, str, int, str)
-    if len(fields) != len(kinds) or not all(isinstance(f, k) for f, k in zip(fields, kinds)):
+    if len(fields) != len(kinds) or not all(isinstance(f, k) for f, k in zip(fields, kinds, strict=True)):
         raise ValueError("kept file reference without storage, name, file name, size and content type")
     return KeptFile(*fields)
 

@@ -52,7 +52,7 @@ class KeptFile(File):  # type: ignore[type-arg]
         return storages[self.storage_name]
 
     # File reads self.file; it is opened from the storage on first use.
-    @property  # type: ignore[override]
+    @property
     def file(self) -> IO[Any] | None:
         if self._opened is None:
             self._opened = self.storage.open(self.path, "rb")
@@ -63,18 +63,18 @@ class KeptFile(File):  # type: ignore[type-arg]
         self._opened = value
 
     @property
-    def size(self) -> int:  # type: ignore[override]
+    def size(self) -> int:
         return self._size
 
     @property
     def closed(self) -> bool:
         return self._opened is None or self._opened.closed
 
-    def open(self, mode: str = "rb") -> KeptFile:
+    def open(self, mode: str | None = "rb", *args: Any, **kwargs: Any) -> KeptFile:
         if self._opened is not None and not self._opened.closed:
             self._opened.seek(0)
         else:
-            self._opened = self.storage.open(self.path, mode)
+            self._opened = self.storage.open(self.path, mode or "rb")
         return self
 
     def close(self) -> None:
@@ -123,7 +123,10 @@ class KeptFileInput(forms.ClearableFileInput):
 def show_kept_files(form: Any) -> None:
     """Show the file kept for each file field of *form* whose initial value is one."""
     for name, field in getattr(form, "fields", {}).items():
-        if not isinstance(field, forms.FileField) or type(field.widget) not in (forms.FileInput, forms.ClearableFileInput):
+        if not isinstance(field, forms.FileField) or type(field.widget) not in (
+            forms.FileInput,
+            forms.ClearableFileInput,
+        ):
             continue
         if isinstance(form.get_initial_for_field(field, name), KeptFile):
             widget = KeptFileInput(attrs=field.widget.attrs)

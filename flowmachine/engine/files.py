@@ -93,7 +93,7 @@ def keep_uploads(task: Task) -> None:
         new = _replace(task, value, kept, 0)
         if new is not value:
             state[key] = new
-    for place, answers in task.record.answers.items():
+    for answers in task.record.answers.values():
         for name, value in list(answers.items()):
             if isinstance(value, UploadedFile):
                 if id(value) in kept:
@@ -111,17 +111,17 @@ def _replace(task: Task, value: Any, kept: dict[int, KeptFile], depth: int) -> A
         return value
     if isinstance(value, list):
         items = [_replace(task, item, kept, depth + 1) for item in value]
-        return items if any(a is not b for a, b in zip(items, value)) else value
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
     if isinstance(value, tuple):
         items = [_replace(task, item, kept, depth + 1) for item in value]
-        return tuple(items) if any(a is not b for a, b in zip(items, value)) else value
+        return tuple(items) if any(a is not b for a, b in zip(items, value, strict=True)) else value
     if isinstance(value, dict):
         pairs = {k: _replace(task, v, kept, depth + 1) for k, v in value.items()}
         return pairs if any(pairs[k] is not v for k, v in value.items()) else value
     return value
 
 
-def _save(task: Task, upload: UploadedFile) -> KeptFile:
+def _save(task: Task, upload: UploadedFile) -> KeptFile:  # type: ignore[type-arg]
     """Save *upload* in the task's folder, under a random name (never the user's file name)."""
     alias = str(flow_settings.FLOWS_FILE_STORAGE)
     storage = storages[alias]

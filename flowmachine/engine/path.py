@@ -115,7 +115,7 @@ class AnswerPath:
             record.step_at = at + 1
             target = record.returning
             place = self.task.flow.places.get(name)
-            asked_again = place is not None and place.component.skip_on_back  # a one-time page: run it again
+            asked_again = place is not None and getattr(place.component, "skip_on_back", False)  # a one-time page
             if answered and target is not None and name != target and target in ahead[j:] and not asked_again:
                 return target  # joined a step answered before: straight back to the summary
             if name == target:

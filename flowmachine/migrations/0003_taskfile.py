@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('flowmachine', '0002_taskrecord_columns_funnelcount'),
+        ("flowmachine", "0002_taskrecord_columns_funnelcount"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TaskFile',
+            name="TaskFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task_id', models.CharField(db_index=True, max_length=64)),
-                ('storage', models.CharField(max_length=100)),
-                ('path', models.CharField(max_length=255)),
-                ('kept_at', models.DateTimeField(db_index=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("task_id", models.CharField(db_index=True, max_length=64)),
+                ("storage", models.CharField(max_length=100)),
+                ("path", models.CharField(max_length=255)),
+                ("kept_at", models.DateTimeField(db_index=True)),
             ],
             options={
-                'verbose_name': 'kept file',
-                'db_table': 'flowmachine_taskfile',
-                'constraints': [models.UniqueConstraint(fields=('storage', 'path'), name='flowmachine_taskfile_path')],
+                "verbose_name": "kept file",
+                "db_table": "flowmachine_taskfile",
+                "constraints": [models.UniqueConstraint(fields=("storage", "path"), name="flowmachine_taskfile_path")],
             },
         ),
     ]
