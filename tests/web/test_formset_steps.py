@@ -69,7 +69,7 @@ class PlainTemplate(Action):
     """A formset rendered by ``{{ form.as_p }}`` in the shared step template."""
 
     template_name = "shop/step.html"
-    form_class = forms.formset_factory(WitnessForm, extra=2)
+    form_class = forms.formset_factory(WitnessForm, extra=2, max_num=10, absolute_max=10)
 
     def form_valid(self, form: Any) -> Any:
         self.state["names"] = [row["name"] for row in form.cleaned_data if row]
@@ -279,6 +279,8 @@ def test_a_formset_in_the_shared_template_and_data_a_browser_never_sends(client:
     walker.post(rows({"name": "Ann"}, {"name": "", "seen": "2024-01-01"}), expect=200)  # a row without its name
     assert walker.response.context["form"].errors[1] == {"name": ["This field is required."]}
     walker.post({**rows({"name": "Ann"}), "form-TOTAL_FORMS": "many"}, expect=200)
+    walker.post({**rows({"name": "Ann"}), "form-TOTAL_FORMS": "11"}, expect=200)  # beyond absolute_max
+    assert walker.response.context["form"].non_form_errors()
     walker.post(rows({"name": "Ann"}, extra=1))
     assert walker.flow.state["names"] == ["Ann"]
 
