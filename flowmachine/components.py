@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, TypeGuard, Union
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.forms.formsets import BaseFormSet
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.translation import gettext as _
 from django.views.generic.edit import FormView
 
 from flowmachine import registry
@@ -118,6 +120,44 @@ def _errors(errors: Any) -> list[str] | dict[str, list[str]]:
     raise TypeError(f"with_errors takes a list of messages or a dict of field name to messages, not {errors!r}.")
 
 
+def _is_formset(form_class: object) -> TypeGuard[type[BaseFormSet[Any]]]:
+    return isinstance(form_class, type) and issubclass(form_class, BaseFormSet)
+
+
+def _add_errors(form: forms.BaseForm, errors: list[str] | dict[str, list[str]]) -> None:
+    """Show *errors* (a list: non-field errors; a dict: on each field) on an unbound *form*."""
+    by_field = errors if isinstance(errors, dict) else {NON_FIELD_ERRORS: errors}
+    for name, messages in by_field.items():
+        if not messages:
+            continue
+        # form.add_error() needs cleaned_data, which an unbound form lacks.
+        name = name if name in form.fields else NON_FIELD_ERRORS
+        empty = form.error_class(error_class="nonfield") if name == NON_FIELD_ERRORS else form.error_class()
+        form.errors.setdefault(name, empty).extend(messages)
+
+
+def _add_non_form_errors(formset: BaseFormSet[Any], errors: list[str] | dict[str, list[str]]) -> None:
+    """Show *errors* on an unbound *formset*, as its non-form errors: a field's messages after the field's label.
+
+    The messages are about the step, not one row (and a formset may have no
+    row at all), so they go above the rows, ``{{ form.non_form_errors }}``.
+    """
+    if not errors:
+        return
+    messages: list[str] = []
+    if isinstance(errors, dict):
+        row = formset.empty_form
+        for name, field_messages in errors.items():
+            if name in row.fields:
+                label = row[name].label
+                messages += [_("%(field)s: %(message)s") % {"field": label, "message": m} for m in field_messages]
+            else:
+                messages += field_messages
+    else:
+        messages = list(errors)
+    formset.non_form_errors().extend(messages)  # an unbound formset's (empty) list, kept for the page
+
+
 class Jump:
     """An explicit jump: what ``send_to`` returns (a target returned by ``form_valid`` becomes one)."""
 
@@ -138,7 +178,8 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
     """One page of a flow: a FormView whose ``form_valid`` says where to go next."""
 
     _abstract = True
-    form_class: type[forms.BaseForm] | None = None
+    #: A form class, or a formset class (``formset_factory``, ``modelformset_factory``...): see docs/formsets.md.
+    form_class: type[forms.BaseForm] | type[BaseFormSet[Any]] | None = None
     #: Leave this action out of the back trail (a page that only redirects, say).
     skip_on_back: ClassVar[bool] = False
     #: State keys ``form_valid`` sets; None (the default) means undeclared: may set any.
@@ -168,13 +209,22 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
     #: True while the page is shown afresh for a refused POST (its data is not bound to the form).
     showing_afresh: bool = False
 
-    def get_form_class(self) -> type[forms.BaseForm]:
+    def get_form_class(self) -> type[forms.BaseForm] | type[BaseFormSet[Any]]:
         return self.form_class or forms.Form
 
-    def get_initial(self) -> dict[str, Any]:
-        """The class's ``initial`` plus the answers last accepted on this page."""
+    def get_initial(self) -> Any:
+        """The class's ``initial`` plus the answers last accepted on this page.
+
+        A formset step's is the class's ``initial`` as a list of rows: the
+        rows accepted last time replace it when the page is shown (see
+        :meth:`get_form`).
+        """
+        if _is_formset(self.get_form_class()):
+            return list(super().get_initial() or ())
         initial = dict(super().get_initial())
-        initial.update(self.task.answers_for(self.place))
+        remembered = self.task.answers_for(self.place)
+        if isinstance(remembered, dict):
+            initial.update(remembered)
         return initial
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
@@ -190,7 +240,7 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
                 if failed is not None:
                     return failed
             outcome = self.form_valid(form)
-            if not form.errors:  # form_valid() may still refuse the data (form.add_error(), form_invalid())
+            if form.is_valid():  # form_valid() may still refuse the data (form.add_error(), form_invalid())
                 self.task.remember_answers(self.place, form)
             return outcome
         return self.form_invalid(form)
@@ -211,19 +261,26 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
         """Act on valid data; return COMPLETE, a target, or an HttpResponse."""
         return COMPLETE
 
-    def get_form(self, form_class: type[forms.BaseForm] | None = None) -> forms.BaseForm:
-        form: forms.BaseForm = super().get_form(form_class)
-        show_kept_files(form)
-        if self.request.method in ("GET", "HEAD") or self.showing_afresh:
+    def get_form(self, form_class: type[forms.BaseForm] | type[BaseFormSet[Any]] | None = None) -> Any:
+        """The page's form (or formset), with the messages a ``send_to(..., with_errors=)`` left for it.
+
+        A formset step's formset shows the rows accepted last time; a model
+        formset's queryset becomes those rows (see docs/formsets.md).
+        """
+        form_class = form_class or self.get_form_class()
+        shown = self.request.method in ("GET", "HEAD") or self.showing_afresh
+        form: forms.BaseForm | BaseFormSet[Any]
+        if _is_formset(form_class):
+            form = self.task.formset_for(self.place, form_class, self.get_form_kwargs(), shown=shown)
+        else:
+            form = super().get_form(form_class)
+            show_kept_files(form)
+        if shown:
             errors = self.task.pop_errors()
-            by_field = errors if isinstance(errors, dict) else {NON_FIELD_ERRORS: errors}
-            for name, messages in by_field.items():
-                if not messages:
-                    continue
-                # form.add_error() needs cleaned_data, which an unbound form lacks.
-                name = name if name in getattr(form, "fields", {}) else NON_FIELD_ERRORS
-                empty = form.error_class(error_class="nonfield") if name == NON_FIELD_ERRORS else form.error_class()
-                form.errors.setdefault(name, empty).extend(messages)
+            if isinstance(form, BaseFormSet):
+                _add_non_form_errors(form, errors)
+            else:
+                _add_errors(form, errors)
         return form
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -286,13 +343,16 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
         (an empty list leaves the step out of the summary)."""
         return form_rows(self.get_unbound_form(), self.task.answers_for(self.place), self.sensitive_fields)
 
-    def get_unbound_form(self) -> forms.BaseForm:
+    def get_unbound_form(self) -> Any:
         """This step's form as a GET builds it (fields and choices set up for this request), never
         bound to the request's data: what summaries and revalidation start from."""
         kwargs = self.get_form_kwargs()
         kwargs.pop("data", None)
         kwargs.pop("files", None)
-        return self.get_form_class()(**kwargs)
+        form_class = self.get_form_class()
+        if _is_formset(form_class):
+            return self.task.formset_for(self.place, form_class, kwargs, shown=True)  # type: ignore[no-any-return]
+        return form_class(**kwargs)
 
     @property
     def return_url(self) -> str | None:

@@ -160,8 +160,13 @@ class Record:
     skipped: Field[list[int]] = Field(
         "skp", list, "history lengths at which skip_on_back actions were left (progress counts them)", list, items=int
     )
-    answers: Field[dict[str, dict[str, Any]]] = Field(
-        "ans", dict, "per action: the answers last accepted on its page, to show them again", dict, items=dict
+    answers: Field[dict[str, dict[str, Any] | list[dict[str, Any]]]] = Field(
+        "ans",
+        dict,
+        "per action: the answers last accepted on its page, to show them again (a formset's: a list of rows)",
+        dict,
+        items=(dict, list),
+        item_check=lambda item: isinstance(item, dict) or all(isinstance(row, dict) for row in item),
     )
     steps: Field[list[list[Any]]] = Field(
         "stp",

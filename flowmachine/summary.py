@@ -18,6 +18,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.forms.formsets import BaseFormSet
 from django.forms.utils import pretty_name
 from django.utils import formats, timezone
 from django.utils.translation import gettext
@@ -84,13 +85,19 @@ def _choice_labels(field: forms.ChoiceField) -> dict[str, str]:
     return labels
 
 
-def form_rows(form: forms.BaseForm, remembered: dict[str, Any], sensitive: Iterable[str] = ()) -> list[AnswerRow]:
+def form_rows(form: Any, remembered: Any, sensitive: Iterable[str] = ()) -> list[AnswerRow]:
     """A row for each visible field of *form*, from the answers *remembered* for it.
 
     Each value is cleaned by its field again (a product's id becomes the
     product); a value its field no longer accepts is shown as it was typed.
-    A sensitive field shows :data:`MASK`, whatever was kept of it.
+    A sensitive field shows :data:`MASK`, whatever was kept of it. A formset
+    has a row for each row accepted (numbered, its answers in one line), or
+    one saying there were none.
     """
+    if isinstance(form, BaseFormSet):
+        return _formset_rows(form, remembered if isinstance(remembered, list) else [], sensitive)
+    if not isinstance(remembered, dict):
+        return []
     hidden = set(sensitive)
     rows: list[AnswerRow] = []
     for name, field in form.fields.items():
@@ -109,6 +116,18 @@ def form_rows(form: forms.BaseForm, remembered: dict[str, Any], sensitive: Itera
             value = raw
         rows.append(AnswerRow(name, label, display_value(field, value)))
     return rows
+
+
+def _formset_rows(formset: BaseFormSet[Any], rows: list[Any], sensitive: Iterable[str]) -> list[AnswerRow]:
+    if not rows:
+        return [AnswerRow(formset.prefix, "", gettext("None"))]
+    template = formset.empty_form
+    lines = []
+    for number, row in enumerate(rows, 1):
+        cells = form_rows(template, row, sensitive) if isinstance(row, dict) else []
+        text = "; ".join(f"{cell.label}: {cell.value}" for cell in cells if cell.value)
+        lines.append(AnswerRow(f"{formset.prefix}-{number - 1}", str(number), text))
+    return lines
 
 
 def rows_tuple(rows: Sequence[AnswerRow]) -> tuple[AnswerRow, ...]:

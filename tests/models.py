@@ -20,3 +20,18 @@ class Evidence(models.Model):
 
     class Meta:
         app_label = "tests"
+
+
+class Witness(models.Model):
+    """A row of the formset tests' model formsets (an order's witnesses, inline)."""
+
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.CASCADE, related_name="witnesses")
+    name = models.CharField(max_length=50)
+    phone = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        app_label = "tests"
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.forms.formsets import BaseFormSet
 from django.http import HttpResponseBase, HttpResponseRedirect
 
 from flowmachine.engine import answers
@@ -70,16 +71,28 @@ def revalidate(task: Task, current: Any) -> HttpResponseBase | None:
         kwargs = action.get_form_kwargs()
         kwargs["data"] = answers.as_post_data(form, remembered)
         kwargs.pop("files", None)
-        bound = action.get_form_class()(**kwargs)
+        if isinstance(form, BaseFormSet):
+            bound: Any = task.formset_for(place, type(form), kwargs, shown=False)
+        else:
+            bound = action.get_form_class()(**kwargs)
         if not bound.is_valid():
-            return _send_back(task, place, bound)
+            return _send_back(task, place, _errors_of(bound))
     return None
 
 
-def _send_back(task: Task, place: Place, form: forms.BaseForm) -> HttpResponseBase:
-    """Back to *place* (as the back button goes), its form showing *form*'s errors; once they
-    are corrected, the journey comes back to the step that revalidated."""
-    errors = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
+def _errors_of(form: Any) -> list[str] | dict[str, list[str]]:
+    """*form*'s errors as ``send_to(..., with_errors=)`` takes them (a formset's: numbered messages)."""
+    if isinstance(form, BaseFormSet):
+        messages = [str(m) for m in form.non_form_errors()]
+        for number, row in enumerate(form.errors, 1):
+            messages += [f"{number}. {m}" for row_messages in row.values() for m in row_messages]
+        return messages
+    return {name: [str(m) for m in messages] for name, messages in form.errors.items()}
+
+
+def _send_back(task: Task, place: Place, errors: list[str] | dict[str, list[str]]) -> HttpResponseBase:
+    """Back to *place* (as the back button goes), its form showing *errors*; once they are
+    corrected, the journey comes back to the step that revalidated."""
     history = task.history
     if place.name not in history:  # off the back trail (skip_on_back): the step before it
         walked = task.path.walked()
@@ -94,10 +107,15 @@ def _send_back(task: Task, place: Place, form: forms.BaseForm) -> HttpResponseBa
     return HttpResponseRedirect(task.urls.url_for(place))
 
 
-def _checkable(action: Any, form: forms.BaseForm) -> bool:
+def _checkable(action: Any, form: Any) -> bool:
     sensitive = set(action.sensitive_fields)
+    rows = isinstance(form, BaseFormSet)  # a row's hidden fields (its id) are the formset's to bind
+    if rows:
+        form = form.empty_form
     for name, field in getattr(form, "fields", {}).items():
         widget = field.widget
-        if name in sensitive or widget.is_hidden or isinstance(widget, (forms.PasswordInput, forms.FileInput)):
+        if name in sensitive or (widget.is_hidden and not rows):
+            return False
+        if isinstance(widget, (forms.PasswordInput, forms.FileInput)):
             return False
     return True

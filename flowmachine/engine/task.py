@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.forms.formsets import BaseFormSet
 from django.http import HttpRequest, HttpResponseBase
 
 from flowmachine.binding import binding_hash
@@ -338,11 +339,18 @@ class Task:
 
     # -- answers and messages -------------------------------------------------
 
-    def answers_for(self, place: Place) -> dict[str, Any]:
-        """The answers last accepted on *place*'s page, to pre-fill its form."""
+    def answers_for(self, place: Place) -> answers.Answers:
+        """The answers last accepted on *place*'s page, to pre-fill its form (a formset's: its rows)."""
         return answers.answers_for(self.record, place)
 
-    def remember_answers(self, place: Place, form: forms.BaseForm) -> None:
+    def formset_for(
+        self, place: Place, formset_class: type[BaseFormSet[Any]], kwargs: dict[str, Any], *, shown: bool
+    ) -> BaseFormSet[Any]:
+        """*place*'s formset, built with *kwargs*, showing the rows accepted there last time."""
+        remembered = self.record.answers.get(place.name)
+        return answers.formset_for(formset_class, kwargs, remembered, shown=shown)
+
+    def remember_answers(self, place: Place, form: forms.BaseForm | BaseFormSet[Any]) -> None:
         """Keep what was accepted on a page (never passwords or files) to show it again."""
         answers.remember(self.record, place, form)
         files.remember(self.record.answers.get(place.name), form)

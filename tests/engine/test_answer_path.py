@@ -306,3 +306,84 @@ def test_display_values():
     assert display_value(grouped, "p") == "Pear"
     assert display_value(forms.DateField(), datetime.date(2026, 12, 1)) == "Dec. 1, 2026"
     assert display_value(forms.CharField(), "") == ""
+
+
+# -- a formset step in a summary and in revalidation -----------------------------------------------
+
+
+class PersonForm(forms.Form):
+    name = forms.CharField(label="Name")
+    age = forms.IntegerField(label="Age", required=False)
+
+    #: Ages no longer accepted (set by a test: a rule changed since the step was answered).
+    refused: set = set()
+
+    def clean_age(self):
+        age = self.cleaned_data["age"]
+        if age in self.refused:
+            raise forms.ValidationError("We no longer cover this age.")
+        return age
+
+
+People = forms.formset_factory(PersonForm, extra=1)
+
+
+class Travellers(ClaimStep):
+    template_name = "shop/formset_step.html"
+    form_class = People
+
+    def form_valid(self, form):
+        self.state["people"] = [row for row in form.cleaned_data if row]
+        return COMPLETE
+
+
+class Trip(Scaffold):
+    transition = Linear
+    action_set = [Travellers, Review]
+
+
+@pytest.fixture
+def trip(settings):
+    FINISHED.clear()
+    PersonForm.refused = set()
+    with registry.isolated():
+        handler = FlowHandler(app_namespace="trip", on_complete_url="/booked/")
+        handler.register_entry_point(Trip)
+        urlconf = types.ModuleType("trip_urls")
+        urlconf.urlpatterns = [path("trip/", include(handler.urls))]  # type: ignore[attr-defined]
+        settings.ROOT_URLCONF = urlconf
+        yield
+
+
+def rows(*people: tuple[str, str]) -> dict[str, str]:
+    data = {"form-TOTAL_FORMS": str(len(people)), "form-INITIAL_FORMS": "0"}
+    for i, (name, age) in enumerate(people):
+        data[f"form-{i}-name"], data[f"form-{i}-age"] = name, age
+    return data
+
+
+@pytest.mark.django_db
+def test_a_formset_step_in_the_summary_has_a_line_per_row(client, trip):
+    walker = Walker(client, entry="/trip/").start()
+    walker.post(rows(("Ann", "34"), ("Bob", "")))
+    html = page(walker)
+    assert "<dt>1</dt>" in html and "Name: Ann; Age: 34" in html
+    assert "<dt>2</dt>" in html and "Name: Bob" in html
+
+
+@pytest.mark.django_db
+def test_a_formset_step_with_no_rows_says_so(client, trip):
+    walker = Walker(client, entry="/trip/").start()
+    walker.post(rows())
+    assert "<dd>None</dd>" in page(walker)
+
+
+@pytest.mark.django_db
+def test_revalidation_re_checks_a_formset_step(client, trip):
+    walker = Walker(client, entry="/trip/").start()
+    walker.post(rows(("Ann", "34"), ("Bob", "71")))
+    PersonForm.refused = {71}
+    walker.post({})
+    assert walker.path.endswith("/travellers/")
+    assert "2. We no longer cover this age." in page(walker)
+    assert FINISHED == []

@@ -45,10 +45,23 @@ def test_a_record_of_a_newer_format_is_refused_naming_it():
 
 @pytest.mark.parametrize(
     "key, value",
-    [("hist", "F.A"), ("hist", [1]), ("ans", {"F.A": 1}), ("kw", {"id": 1}), ("jrnl", [5]), ("version", True)],
+    [
+        ("hist", "F.A"),
+        ("hist", [1]),
+        ("ans", {"F.A": 1}),
+        ("ans", {"F.A": [{"x": 1}, "row"]}),
+        ("kw", {"id": 1}),
+        ("jrnl", [5]),
+        ("version", True),
+    ],
 )
 def test_values_of_the_wrong_type_are_problems(key, value):
     assert key in Record({"version": 1, key: value}).problems()
+
+
+def test_a_formset_steps_answers_are_a_list_of_rows():
+    record = Record({"version": 1, "pos": "F.A", "data": {}, "ans": {"F.A": [{"name": "Ann"}, {}], "F.B": []}})
+    assert "ans" not in record.problems()
 
 
 def test_containers_read_from_a_record_are_kept_in_it():
