@@ -23,6 +23,7 @@ from flowmachine import diagrams, registry
 from flowmachine.backends.base import decode_record
 from flowmachine.codec import json_default
 from flowmachine.conf import flow_settings
+from flowmachine.engine.sensitive import masked_record
 from flowmachine.exceptions import CorruptStateError
 from flowmachine.models import TaskRecord
 from flowmachine.record import Record
@@ -122,7 +123,8 @@ class TaskRecordAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         record = self._record(obj)
         if record is None:
             return format_html("<p>{}</p>", "The record cannot be decoded.")
-        text = json.dumps(record, indent=2, sort_keys=True, default=json_default, ensure_ascii=False)
+        shown = masked_record(record)  # sensitive values never appear here
+        text = json.dumps(shown, indent=2, sort_keys=True, default=json_default, ensure_ascii=False)
         return format_html('<pre class="flowmachine-record">{}</pre>', text)
 
     @admin.display(description="diagram")

@@ -229,6 +229,7 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         form = self.get_form()
+        self.task.mark_sensitive(request, form)
         valid = form.is_valid()
         if request.FILES:
             self.task.receiving_files = True
@@ -351,7 +352,7 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
         kwargs.pop("files", None)
         form_class = self.get_form_class()
         if _is_formset(form_class):
-            return self.task.formset_for(self.place, form_class, kwargs, shown=True)  # type: ignore[no-any-return]
+            return self.task.formset_for(self.place, form_class, kwargs, shown=True)
         return form_class(**kwargs)
 
     @property

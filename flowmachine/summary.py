@@ -23,10 +23,20 @@ from django.forms.utils import pretty_name
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 
-__all__ = ["MASK", "AnswerRow", "StepSummary", "display_value", "form_rows"]
+__all__ = ["MASK", "AnswerRow", "StepSummary", "display_value", "form_rows", "sensitive_names"]
 
 #: How a sensitive answer shows wherever answers are shown.
 MASK = "••••••"
+
+
+def sensitive_names(form: Any, declared: Iterable[str] = ()) -> frozenset[str]:
+    """The fields of *form* whose values are never kept, logged or shown: *declared* (an action's
+    ``sensitive_fields``) and every password field. A formset's are those of its rows."""
+    if isinstance(form, BaseFormSet):
+        form = form.empty_form
+    fields = getattr(form, "fields", {})
+    passwords = {name for name, field in fields.items() if isinstance(field.widget, forms.PasswordInput)}
+    return frozenset(declared) | passwords
 
 
 @dataclass(frozen=True)
@@ -98,13 +108,13 @@ def form_rows(form: Any, remembered: Any, sensitive: Iterable[str] = ()) -> list
         return _formset_rows(form, remembered if isinstance(remembered, list) else [], sensitive)
     if not isinstance(remembered, dict):
         return []
-    hidden = set(sensitive)
+    hidden = sensitive_names(form, sensitive)
     rows: list[AnswerRow] = []
     for name, field in form.fields.items():
         if field.widget.is_hidden:
             continue
         label = str(field.label if field.label is not None else pretty_name(name))
-        if name in hidden or isinstance(field.widget, forms.PasswordInput):
+        if name in hidden:
             rows.append(AnswerRow(name, label, MASK, sensitive=True))
             continue
         if name not in remembered:
@@ -120,7 +130,7 @@ def form_rows(form: Any, remembered: Any, sensitive: Iterable[str] = ()) -> list
 
 def _formset_rows(formset: BaseFormSet[Any], rows: list[Any], sensitive: Iterable[str]) -> list[AnswerRow]:
     if not rows:
-        return [AnswerRow(formset.prefix, "", gettext("None"))]
+        return [AnswerRow(str(formset.prefix), "", gettext("None"))]
     template = formset.empty_form
     lines = []
     for number, row in enumerate(rows, 1):

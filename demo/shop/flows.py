@@ -470,11 +470,12 @@ def _luhn_ok(number: str) -> bool:
 
 
 class CardForm(SaveMethodMixin):
-    # A password input, so the number is neither shown again nor kept in the
-    # task's remembered answers; only its last four digits reach the state.
+    # An ordinary input: CardNumber marks it sensitive, so the number is neither shown
+    # again, kept in the remembered answers nor in error reports; only its last four
+    # digits reach the state.
     number = forms.CharField(
         label="Card number",
-        widget=forms.PasswordInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
+        widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
         help_text="Try 4242 4242 4242 4242.",
     )
     expiry = forms.CharField(
@@ -506,6 +507,7 @@ class CardNumber(NewMethodStep):
     title = "Card"
     kind = "card"
     form_class = CardForm
+    sensitive_fields = ("number",)
     others = (("Pay from a bank account instead", "BankAccount"), ("Pay with PayPal instead", "PayPal"))
 
     def payment_rows(self):
@@ -543,6 +545,8 @@ class BankDetails(NewMethodStep):
     title = "Bank account"
     kind = "bank"
     form_class = BankForm
+    #: Only the IBAN's last four characters are kept (in the state, for the summary).
+    sensitive_fields = ("iban",)
     others = (("Pay by card instead", "CardNumber"), ("Pay with PayPal instead", "PayPal"))
 
     def payment_rows(self):

@@ -10,7 +10,7 @@ POST data that binds a new form to them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Union, overload
 
 from django import forms
@@ -27,6 +27,7 @@ from django.http import QueryDict
 
 from flowmachine.machine.places import Place
 from flowmachine.record import Record
+from flowmachine.summary import sensitive_names
 
 __all__ = [
     "Answers",
@@ -43,17 +44,19 @@ Answers = Union[dict[str, Any], list[dict[str, Any]]]  # noqa: UP007  (a runtime
 
 
 @overload
-def accepted_answers(form: BaseFormSet[Any]) -> list[dict[str, Any]]: ...
+def accepted_answers(form: BaseFormSet[Any], sensitive: Iterable[str] = ()) -> list[dict[str, Any]]: ...
 @overload
-def accepted_answers(form: forms.BaseForm) -> dict[str, Any]: ...
-def accepted_answers(form: forms.BaseForm | BaseFormSet[Any]) -> Answers:
-    """The answers of an accepted form worth showing again: never passwords, files or hidden fields."""
+def accepted_answers(form: forms.BaseForm, sensitive: Iterable[str] = ()) -> dict[str, Any]: ...
+def accepted_answers(form: forms.BaseForm | BaseFormSet[Any], sensitive: Iterable[str] = ()) -> Answers:
+    """The answers of an accepted form worth showing again: never sensitive fields (*sensitive* and
+    every password field), files or hidden fields."""
     if isinstance(form, BaseFormSet):
-        return accepted_rows(form)
+        return accepted_rows(form, sensitive)
+    hidden = sensitive_names(form, sensitive)
     answers: dict[str, Any] = {}
     for name, field in form.fields.items():
         widget = field.widget
-        if isinstance(widget, (forms.PasswordInput, forms.FileInput)) or widget.is_hidden:
+        if name in hidden or isinstance(widget, forms.FileInput) or widget.is_hidden:
             continue
         value = form[name].data
         if isinstance(value, (list, tuple)):
@@ -77,7 +80,7 @@ def _pk_name(model: type[Model]) -> str:
     return pk.name if pk is not None else "id"  # every concrete model has a primary key
 
 
-def accepted_rows(formset: BaseFormSet[Any]) -> list[dict[str, Any]]:
+def accepted_rows(formset: BaseFormSet[Any], sensitive: Iterable[str] = ()) -> list[dict[str, Any]]:
     """The rows of an accepted formset worth showing again: each row's answers, deleted and empty rows left out.
 
     A model formset's row keeps its instance's primary key (as a string,
@@ -92,7 +95,7 @@ def accepted_rows(formset: BaseFormSet[Any]) -> list[dict[str, Any]]:
         cleaned = getattr(form, "cleaned_data", None)
         if not cleaned or (formset.can_delete and cleaned.get(DELETION_FIELD_NAME)):
             continue  # an extra row left untouched, or a deleted one
-        row = accepted_answers(form)
+        row = accepted_answers(form, sensitive)
         row.pop(DELETION_FIELD_NAME, None)
         instance = getattr(form, "instance", None)
         if model is not None and isinstance(instance, Model) and not instance._state.adding:
@@ -225,5 +228,5 @@ def answers_for(record: Record, place: Place) -> Answers:
 
 
 def remember(record: Record, place: Place, form: forms.BaseForm | BaseFormSet[Any]) -> None:
-    """Keep what was accepted on *place*'s page, to show it again."""
-    record.answers[place.name] = accepted_answers(form)
+    """Keep what was accepted on *place*'s page, to show it again (never its sensitive fields)."""
+    record.answers[place.name] = accepted_answers(form, getattr(place.component, "sensitive_fields", ()))

@@ -94,6 +94,8 @@ def keep_uploads(task: Task) -> None:
         if new is not value:
             state[key] = new
     for answers in task.record.answers.values():
+        if not isinstance(answers, dict):
+            continue  # a formset step's rows: no file fields are remembered there
         for name, value in list(answers.items()):
             if isinstance(value, UploadedFile):
                 if id(value) in kept:
@@ -135,11 +137,11 @@ def _save(task: Task, upload: UploadedFile) -> KeptFile:  # type: ignore[type-ar
     return kept
 
 
-def remember(answers: dict[str, Any] | None, form: Any) -> None:
+def remember(answers: Any, form: Any) -> None:
     """Remember a file field's answer (an upload, or the file kept before) to show it on Back;
     :func:`keep_uploads` keeps it only if the state keeps it too."""
     cleaned = getattr(form, "cleaned_data", None)
-    if answers is None or not isinstance(cleaned, dict):
+    if not isinstance(answers, dict) or not isinstance(cleaned, dict):
         return
     for name, field in getattr(form, "fields", {}).items():
         value = cleaned.get(name)

@@ -1,5 +1,8 @@
 """The journal of a task: each move and the state's change since the previous one.
 
+A state key named like a sensitive field of the flow is journalled masked
+(:mod:`flowmachine.engine.sensitive`): replaying such a journal gives the mask.
+
 An entry is ``[time, event, where it led, sets?, deleted keys?]``; places are
 named by :func:`journal_name`. The journal keeps ``FLOWS_JOURNAL_LENGTH``
 entries; older ones are folded into one leading ``base`` snapshot, so a replay
@@ -16,7 +19,9 @@ from typing import Any
 
 from flowmachine.codec import UnencodableValue, packb, unpackb
 from flowmachine.conf import flow_settings
+from flowmachine.engine.sensitive import sensitive_keys
 from flowmachine.machine.compiler import CompiledFlow
+from flowmachine.summary import MASK
 
 __all__ = ["Journal", "apply_entry", "journal_name"]
 
@@ -118,7 +123,10 @@ class Journal:
         and the state encoded by key: the next baseline."""
         baseline, state = self._baseline, self.state
         packed = {key: _packed(value) for key, value in state.items()}
-        sets = {key: _copy(p, state[key]) for key, p in packed.items() if baseline.get(key) != p}
+        hidden = sensitive_keys(self.flow)
+        sets = {
+            key: MASK if key in hidden else _copy(p, state[key]) for key, p in packed.items() if baseline.get(key) != p
+        }
         deleted = [key for key in baseline if key not in packed]
         return ([sets, deleted] if deleted else [sets] if sets else []), packed
 

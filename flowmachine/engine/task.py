@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from flowmachine.binding import binding_hash
 from flowmachine.components import COMPLETE, Jump
-from flowmachine.engine import answers, files, review
+from flowmachine.engine import answers, files, review, sensitive
 from flowmachine.engine.context import FlowContext
 from flowmachine.engine.ids import new_task_id
 from flowmachine.engine.journal import Journal
@@ -355,6 +355,10 @@ class Task:
         answers.remember(self.record, place, form)
         files.remember(self.record.answers.get(place.name), form)
         self.modified = True
+
+    def mark_sensitive(self, request: HttpRequest, form: Any) -> None:
+        """Hide the current step's sensitive POST data from error reports."""
+        sensitive.mark_post_data(request, form, getattr(self.current_place.component, "sensitive_fields", ()))
 
     def summary(self, action: Any) -> list[StepSummary]:
         """The answers of the path taken to *action*'s page (:meth:`flowmachine.Action.summary`)."""

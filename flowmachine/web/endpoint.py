@@ -20,6 +20,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext_lazy as _
 
 from flowmachine.backends.base import BaseStateStore, StateTooLargeError
 from flowmachine.binding import binding_hash, matches
@@ -44,6 +45,8 @@ from flowmachine.web import provisional, step
 from flowmachine.web.serving import Serving, same_site, store_alias
 
 logger = logging.getLogger("flowmachine")
+
+TOO_LARGE_MESSAGE = _("Your answers were too long to keep, so they were not saved. Shorten them and submit again.")
 
 #: The methods a flow URL answers: GET and HEAD show a step, POST submits it.
 METHODS = ("GET", "HEAD", "POST")
@@ -85,8 +88,12 @@ class FlowEndpoint:
             here = same_site(request, request.get_full_path())
             return self.page(request, "conflict", status=409, continue_url=here)
         except StateTooLargeError as exc:
-            # Rolled back with the request's transaction: the task is as it was before this request.
+            # Rolled back with the request's transaction: the task is as it was before this request,
+            # and its step is shown again saying so (the error page if it cannot be shown).
             logger.error("Task record of flow %s not saved: %s", self.flow.name, exc)
+            shown = self.show_current(request, kwargs, str(TOO_LARGE_MESSAGE), status=413)
+            if shown is not None:
+                return shown
             return self.page(request, "too_large", status=413, continue_url=same_site(request, request.get_full_path()))
         except FinishError as exc:
             # A definition mistake (no on-complete URL) met at the last step: rolled back, so the
@@ -155,8 +162,10 @@ class FlowEndpoint:
             logger.info("Task %s… of flow %s moved from %s to %s (%s)", task_id[:8], self.flow.name, *task.relocated)
         return step.run(self, request, kwargs, store, task)
 
-    def show_current(self, request: HttpRequest, kwargs: dict[str, Any], message: str) -> HttpResponseBase | None:
-        """The current step of the request's task shown afresh with *message* (status 403), changing nothing.
+    def show_current(
+        self, request: HttpRequest, kwargs: dict[str, Any], message: str, *, status: int = 403
+    ) -> HttpResponseBase | None:
+        """The current step of the request's task shown afresh with *message* (*status*), changing nothing.
 
         None when the request names no task of this requester that can be shown.
         """
@@ -173,7 +182,7 @@ class FlowEndpoint:
             if not matches(record.binding, value, task_id if record.binding_covers_id else None):
                 return None
             task = Task.load(task_id, raw, self.flow, self.namespace(request))  # type: ignore[arg-type]
-            return add_no_store(step.show_afresh(self, request, kwargs, task, message, status=403))
+            return add_no_store(step.show_afresh(self, request, kwargs, task, message, status=status))
         except TaskError as exc:
             logger.info("Flow %s: could not show the current step after a refused POST: %s", self.flow.name, exc)
             return None

@@ -19,8 +19,9 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
-from flowmachine.backends.base import BaseStateStore
+from flowmachine.backends.base import BaseStateStore, StateTooLargeError, max_state_bytes
 from flowmachine.binding import binding_hash
+from flowmachine.codec import packb
 from flowmachine.components import Jump
 from flowmachine.conf import flow_settings
 from flowmachine.engine import events, files, quota
@@ -90,12 +91,33 @@ def run(
         task.record.binding = binding_hash(endpoint.handler.binder_value(request), task.id)
         files.settle(task, alias)
         raw = task.next_record()
-        store.put_state(task.id, raw)
+        try:
+            store.put_state(task.id, raw)
+        except StateTooLargeError:
+            # What the user typed must not fail a step: remembered answers (only there to fill a form
+            # in again) go first; if the record is still too large, what the action kept is the cause.
+            raw = _without_large_answers(task, raw)
+            store.put_state(task.id, raw)
         task.saved(raw)
         if raw["version"] == 1:  # first stored: counts towards the session's limit
             quota.note_stored(request, store, task.id)
         events.after_save(request, endpoint.flow, task, counts)
     return response
+
+
+def _without_large_answers(task: Task, raw: dict[str, Any]) -> dict[str, Any]:
+    """*raw* with the largest remembered answers dropped until it fits (raise if it never does)."""
+    limit = max_state_bytes()
+    sizes = sorted(((len(packb(answers)), step) for step, answers in task.record.answers.items()), reverse=True)
+    for size, step in sizes:
+        task.record.answers.pop(step, None)
+        raw = task.next_record()
+        logger.info(
+            "Flow %s: the answers remembered for %s (%d bytes) were not kept: too large", task.flow.name, step, size
+        )
+        if len(packb(raw)) <= limit:
+            break
+    return raw
 
 
 def show_afresh(

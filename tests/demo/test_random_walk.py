@@ -223,7 +223,7 @@ class DemoWalk(FlowWalk):
         STATS[f"accepted {name}"] += 1
         if name in CHECKED:
             task.accepted[place] = {
-                k: v for k, v in payload.items() if k not in ("number", "save") and "password" not in k
+                k: v for k, v in payload.items() if k not in ("number", "iban", "save") and "password" not in k
             }
         if name == "Register":
             USERS[payload["username"]] = (payload["email"], payload["password1"])

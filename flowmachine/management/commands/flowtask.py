@@ -11,6 +11,7 @@ from flowmachine.backends import get_store
 from flowmachine.codec import json_default
 from flowmachine.conf import flow_settings
 from flowmachine.engine.ids import is_valid_task_id
+from flowmachine.engine.sensitive import masked_record
 from flowmachine.exceptions import TaskError
 
 #: What a redacted value becomes in an export.
@@ -36,6 +37,7 @@ def _redact(values: dict[str, Any], hide: Any) -> dict[str, Any]:
 def export_record(task_id: str, record: dict[str, Any], redact: Any = None) -> dict[str, Any]:
     """The JSON-ready export of a stored task record, values redacted per *redact* (default: the setting)."""
     hide = redactor(flow_settings.FLOWS_EXPORT_REDACT if redact is None else redact)
+    record = masked_record(record)  # sensitive values stay masked whatever FLOWS_EXPORT_REDACT says
     journal = []
     for entry in record.get("jrnl", []):
         item: dict[str, Any] = {"at": entry[0], "event": entry[1], "to": entry[2]}
