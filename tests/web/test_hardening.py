@@ -192,7 +192,8 @@ def test_a_step_that_would_make_the_record_too_large_is_a_clear_page_and_the_tas
     caplog.set_level("ERROR", logger="flowmachine")
     response = client.post(walker.url, {"_t": walker.task_id, "choice": "register"})
     assert response.status_code == 413
-    assert "could not be kept" in response.content.decode()
+    page = response.content.decode()
+    assert "too long to keep" in page and 'name="choice"' in page  # the step again, saying why
     assert get_store().get_state(walker.task_id) == before
     assert any("Purchase" in r.getMessage() for r in caplog.records)
 
