@@ -241,7 +241,7 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
     @property
     def trail(self) -> tuple[Any, ...]:
         """The steps walked to reach this page, oldest first: each has ``name``, ``title``, ``url``
-        and ``component`` (the progress trail of ``flow.progress.trail``)."""
+        (None for a ``skip_on_back`` step) and ``component`` (the trail of ``flow.progress.trail``)."""
         return tuple(self.task.context(self.place).trail)
 
     def set_trail(self, steps: Sequence[Target]) -> None:
@@ -249,6 +249,7 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
 
         For a summary page that shows the path the answers describe: after a
         "Change" link came back to it, or when a branch was left for another.
+        A ``skip_on_back`` step among them is on the progress trail only.
         """
         self.task.set_trail([self.place.flow_place(step) for step in steps])
 

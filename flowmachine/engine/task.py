@@ -63,6 +63,7 @@ class Task:
         #: Where the deploy policy moved the task from, if it did: (old, new, reason).
         self.relocated: tuple[str, str, str] | None = None
         self.current_place: Place = flow.places[record.position]
+        record.raw.pop("skp", None)  # earlier releases' unnamed skip_on_back steps (see flowmachine.record)
         self.journal = Journal(flow, record.journal, record.data, fresh=fresh)
         self.urls = TaskUrls(self)
         #: (event, source, dest) of the moves made in this request, for signals.
@@ -157,20 +158,40 @@ class Task:
         return self.current_place is None
 
     def trail_places(self) -> list[Place]:
+        """The back trail: the places of the history, oldest first."""
         return [self.flow.places[name] for name in self.history if name in self.flow.places]
 
-    def set_trail(self, places: list[Place]) -> None:
-        """Make *places* the back trail (a summary page showing the path actually taken)."""
-        names = [place.name for place in places]
-        if names != self.history:
-            self.history[:] = names
-            self.modified = True
+    def walked_places(self) -> list[tuple[Place, bool]]:
+        """The progress trail: each step walked to reach here, oldest first, and whether it is on the
+        back trail. A page left by one of its links was not walked (the link's target stands in for
+        it); a ``skip_on_back`` step was, though the back trail leaves it out."""
+        places = self.flow.places
+        linked = set(self.record.linked)
+        off: dict[int, list[str]] = {}
+        for at, name in self.record.walked_off:
+            off.setdefault(at, []).append(name)
+        walked: list[tuple[Place, bool]] = []
+        for index in range(len(self.history) + 1):
+            walked += [(places[name], False) for name in off.get(index, ()) if name in places]
+            if index < len(self.history) and index not in linked and self.history[index] in places:
+                walked.append((places[self.history[index]], True))
+        return walked
 
-    def skipped_steps(self) -> int:
-        """``skip_on_back`` steps walked on the way to here: each is noted with the length of the
-        history when it was left, so going back before it forgets it."""
-        walked = len(self.history)
-        return sum(1 for at in self.record.skipped if at <= walked)
+    def set_trail(self, places: list[Place]) -> None:
+        """Make *places* the path walked (a summary page showing the path actually taken): the back
+        trail, but for its ``skip_on_back`` steps, which only the progress trail shows."""
+        names: list[str] = []
+        off: list[list[Any]] = []
+        for place in places:
+            if place.component.skip_on_back:  # type: ignore[attr-defined]
+                off.append([len(names), place.name])
+            else:
+                names.append(place.name)
+        if names != self.history or off != self.record.walked_off or self.record.linked:
+            self.history[:] = names
+            self.record.walked_off = off
+            self.record.linked = []
+            self.modified = True
 
     def back_place(self) -> Place | None:
         trail = self.trail_places()
@@ -203,8 +224,12 @@ class Task:
 
     # -- moving -------------------------------------------------------------
 
-    def advance(self, outcome: Any) -> Place | None:
-        """Apply an action's outcome; return the new place, or None when the flow is done."""
+    def advance(self, outcome: Any, *, link: bool = False) -> Place | None:
+        """Apply an action's outcome; return the new place, or None when the flow is done.
+
+        *link*: the page was left by one of its links (``link_to``), not answered: it stays on the
+        back trail but is not a step walked.
+        """
         place = self.current_place
         if outcome is COMPLETE:
             trigger, event = COMPLETE_TRIGGER, "complete"
@@ -218,7 +243,7 @@ class Task:
                 "string 'complete' (django-flows' COMPLETE): return flowmachine.COMPLETE."
             )
         elif isinstance(outcome, (str, type)):
-            return self.advance(Jump(outcome))
+            return self.advance(Jump(outcome), link=link)
         else:
             raise FlowDefinitionError(
                 f"{place.component.__qualname__}.form_valid() in flow {self.flow.name!r} "
@@ -231,9 +256,11 @@ class Task:
             # leads here, as the back button leaves it, never a log that grows with every move.
             self._cut_history(self.history.index(new_position))
         elif place.component.skip_on_back:  # type: ignore[attr-defined]
-            # Off the back trail, but a step walked: progress still counts it.
-            self.record.skipped.append(len(self.history))
+            if not link:  # off the back trail, but a step walked: the progress trail shows it
+                self.record.walked_off.append([len(self.history), place.name])
         else:
+            if link:
+                self.record.linked.append(len(self.history))
             self.history.append(place.name)
         self._log(event, place.name, new_position)
         self.modified = True
@@ -255,10 +282,12 @@ class Task:
         self.modified = True
 
     def _cut_history(self, index: int) -> None:
-        """Forget the history from *index* on (and the skip_on_back steps walked after it)."""
+        """Forget the history from *index* on (and what the progress trail noted of it)."""
         del self.history[index:]
-        if self.record.skipped:
-            self.record.skipped = [at for at in self.record.skipped if at <= index]
+        if self.record.walked_off:
+            self.record.walked_off = [entry for entry in self.record.walked_off if entry[0] <= index]
+        if self.record.linked:
+            self.record.linked = [at for at in self.record.linked if at < index]
 
     def _log(self, event: str, source: str | None, dest: str | None, change: Any = None) -> None:
         self.events.append((event, source, dest))

@@ -149,7 +149,7 @@ def _apply(endpoint: Endpoint, request: HttpRequest, task: Task, outcome: Any) -
 def _follow_link(endpoint: Endpoint, request: HttpRequest, task: Task, target: str) -> HttpResponseBase:
     """A ``link_to`` link: jump from the current step, keeping the link's other query args."""
     try:
-        place = task.advance(Jump(target))
+        place = task.advance(Jump(target), link=True)
     except InvalidJump as exc:
         logger.warning("Refused link jump: %s", exc)
         return HttpResponseRedirect(task.urls.current())
