@@ -138,7 +138,7 @@ class FlowEndpoint:
         record = Record(raw)
         owner = task_id if record.binding_covers_id else None
         if value is None or not matches(record.binding, value, owner):
-            return self.not_found(request, kwargs, f"task {task_id[:8]}… is bound to another user")
+            return self.not_yours(request, kwargs, record, f"task {task_id[:8]}… is bound to another user")
         if record.flow not in flow_names(self.flow):
             return self.not_found(request, kwargs, f"task {task_id[:8]}… belongs to flow {record.flow!r}")
         if record.finished:
@@ -205,6 +205,19 @@ class FlowEndpoint:
         """404: no task, a malformed id, or another user's or another flow's task (*reason* is logged)."""
         logger.warning("Flow %s: 404 for %s (%s)", self.flow.name, request.path[:200], reason)
         return self.page(request, "not_found", status=404, restart_url=self.restart_url(request, kwargs))
+
+    def not_yours(self, request: HttpRequest, kwargs: dict[str, Any], record: Record, reason: str) -> HttpResponse:
+        """404: a task this requester's binding does not match (*reason* is logged).
+
+        The page says what is true whoever asks: a task used while signed in, asked for by a browser
+        that is signed out, ended with the sign-out (``signed_out``); else it was started elsewhere or
+        ended with this browser's session (``not_yours``).
+        """
+        logger.warning("Flow %s: 404 for %s (%s)", self.flow.name, request.path[:200], reason)
+        user = getattr(request, "user", None)
+        signed_out = record.user is not None and not getattr(user, "is_authenticated", False)
+        kind = "signed_out" if signed_out else "not_yours"
+        return self.page(request, kind, status=404, restart_url=self.restart_url(request, kwargs))
 
 
 def add_no_store(response: HttpResponseBase) -> HttpResponseBase:
