@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from types import MappingProxyType
 from typing import Any, Literal
 
 from django.db import transaction
@@ -170,7 +171,16 @@ def _finish(endpoint: Endpoint, request: HttpRequest, task: Task) -> HttpRespons
     if wanted and same_site(request, wanted) is None:
         logger.warning("Refused on-complete URL %r of task %s…", wanted[:80], task.id[:8])
         wanted = None
-    done = wanted or endpoint.handler.on_complete_url
+    done: Any = wanted or endpoint.handler.on_complete_url
+    if callable(done):
+        # Asked now, after the last step's writes (in the same transaction): it may name what they made.
+        ask = done
+        done = ask(request, task.id, MappingProxyType(task.state))
+        if not done:
+            raise FinishError(
+                f"Flow {endpoint.flow.name!r} completed, but FlowHandler(on_complete_url={ask!r}) returned "
+                f"{done!r}: return the URL a finished task goes to."
+            )
     if not done:
         raise FinishError(
             f"Flow {endpoint.flow.name!r} completed but has nowhere to go: pass "
