@@ -270,6 +270,10 @@ class Scaffold(FlowComponent):
     #: On an entry point: what users call this journey on its pages ("checkout", "application");
     #: None says "form". Mark it for translation (``gettext_lazy``).
     noun: ClassVar[Any] = None
+    #: On an entry point: {query arg: state key}. Every URL of a task carries each key's value (a
+    #: string or integer) as that query arg, and a refusal page's "Start again" link keeps what its
+    #: URL carried, so the new task starts the same way (``{"product": "product_id"}``).
+    carry_query: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, request: HttpRequest, task: Any, place: Any) -> None:
         """Set up for one request of *task* (the running task) at *place* (this scaffold in the flow)."""

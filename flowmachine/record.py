@@ -157,10 +157,9 @@ class Record:
         "skip_on_back actions walked: [history length when left, dotted name] (on the progress trail only)",
         list,
         items=list,
-        item_check=lambda item: len(item) == 2
-        and isinstance(item[0], int)
-        and not isinstance(item[0], bool)
-        and isinstance(item[1], str),
+        item_check=lambda item: (
+            len(item) == 2 and isinstance(item[0], int) and not isinstance(item[0], bool) and isinstance(item[1], str)
+        ),
     )
     linked: Field[list[int]] = Field(
         "lnk", list, "indexes of history entries left by one of their links (on the back trail only)", list, items=int

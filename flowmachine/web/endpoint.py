@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
@@ -44,6 +45,9 @@ from flowmachine.web import provisional, step
 from flowmachine.web.serving import Serving, same_site, store_alias
 
 logger = logging.getLogger("flowmachine")
+
+#: The longest value of a ``carry_query`` arg a "Start again" link passes on (longer ones are dropped).
+MAX_CARRIED = 200
 
 #: The methods a flow URL answers: GET and HEAD show a step, POST submits it.
 METHODS = ("GET", "HEAD", "POST")
@@ -188,14 +192,21 @@ class FlowEndpoint:
         return self.handler.app_namespace
 
     def restart_url(self, request: HttpRequest, kwargs: dict[str, Any]) -> str | None:
-        """Where a new task of this flow starts, for the "start again" link of a refusal."""
+        """Where a new task of this flow starts, for the "start again" link of a refusal.
+
+        It keeps the path values of the root's URL, and the query args ``carry_query`` names that the
+        refused URL carried (never read from the task: the requester may not be its owner).
+        """
         namespace = self.namespace(request)
         name = self.flow.root.url_name
         try:
             kw = {k: v for k, v in kwargs.items() if k in self.flow.root.url_kwargs}
-            return reverse(f"{namespace}:{name}" if namespace else name, kwargs=kw or None)
+            path = reverse(f"{namespace}:{name}" if namespace else name, kwargs=kw or None)
         except NoReverseMatch:
             return None
+        sent = {arg: request.GET.get(arg, "") for arg in getattr(self.flow.component, "carry_query", {})}
+        query = {arg: value for arg, value in sent.items() if value and len(value) <= MAX_CARRIED}
+        return f"{path}?{urlencode(query)}" if query else path
 
     def page(self, request: HttpRequest, kind: str, *, status: int, **context: Any) -> HttpResponse:
         """The refusal page *kind* of this flow, in the flow's own words (``Scaffold.noun``)."""

@@ -160,7 +160,8 @@ def _follow_link(endpoint: Endpoint, request: HttpRequest, task: Task, target: s
         # Replayed by the target's page, signature and all: nothing is stored yet.
         task.urls.carry[JUMP_PARAM] = target
         task.urls.carry[SIGNATURE_PARAM] = request.GET.get(SIGNATURE_PARAM, "")
-    skip = {flow_settings.FLOWS_TASK_ID_PARAM, JUMP_PARAM, SIGNATURE_PARAM}
+    # The link's other query args go on; the carried ones are the task's own, from its state.
+    skip = {flow_settings.FLOWS_TASK_ID_PARAM, JUMP_PARAM, SIGNATURE_PARAM, *endpoint.flow.component.carry_query}
     query = {k: request.GET.getlist(k) for k in request.GET if k not in skip}
     return HttpResponseRedirect(task.urls.url_for(place, query))
 

@@ -7,18 +7,20 @@ their links (not answered: the link's target stands in for them), plus the
 
 from __future__ import annotations
 
+import types
+
 import pytest
 from django.urls import include, path
 
-from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold
+from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold, registry
 from flowmachine.components import Jump
 from flowmachine.engine.task import Task
-
-pytestmark = pytest.mark.urls(__name__)
+from flowmachine.machine.compiler import CompiledFlow
 
 
 def _actions(*names: str, **attrs: object) -> list[type[Action]]:
-    return [type(name, (Action,), {"__module__": __name__, **attrs}) for name in names]
+    attrs = {"__module__": __name__, "template_name": "shop/step.html", **attrs}
+    return [type(name, (Action,), attrs) for name in names]
 
 
 (PgStart,) = _actions("PgStart")
@@ -28,18 +30,32 @@ def _actions(*names: str, **attrs: object) -> list[type[Action]]:
 PgLong = type("PgLong", (Scaffold,), {"__module__": __name__, "transition": Linear, "action_set": [PgOtherToo, PgCode]})
 #: "log in | register | forgot password": entered through the chooser's links.
 PgBranch = type("PgBranch", (Scaffold,), {"__module__": __name__, "action_set": [PgChooser, PgOther, PgLong]})
-PgFlow = type("PgFlow", (Scaffold,), {"__module__": __name__, "transition": Linear, "action_set": [PgStart, PgBranch, PgEnd]})
-
-handler = FlowHandler(on_complete_url="/done/")
-handler.register_entry_point(PgFlow)
-urlpatterns = [path("progress/", include(handler.urls))]
+PgFlow = type(
+    "PgFlow", (Scaffold,), {"__module__": __name__, "transition": Linear, "action_set": [PgStart, PgBranch, PgEnd]}
+)
 
 START, CHOOSER, OTHER = "PgFlow.PgStart", "PgFlow.PgBranch.PgChooser", "PgFlow.PgBranch.PgOther"
 OTHER_TOO, CODE, END = "PgFlow.PgBranch.PgLong.PgOtherToo", "PgFlow.PgBranch.PgLong.PgCode", "PgFlow.PgEnd"
 
 
+COMPILED: list[CompiledFlow] = []
+
+
+@pytest.fixture(autouse=True)
+def progress_urls(settings):
+    """PgFlow served by a handler of its own, so its steps have URLs (the trail's links)."""
+    with registry.isolated():
+        handler = FlowHandler(on_complete_url="/done/")
+        handler.register_entry_point(PgFlow)
+        urlconf = types.ModuleType("progress_urls")
+        urlconf.urlpatterns = [path("progress/", include(handler.urls))]  # type: ignore[attr-defined]
+        settings.ROOT_URLCONF = urlconf
+        COMPILED[:] = [handler.flows[PgFlow]]
+        yield
+
+
 def _task() -> Task:
-    return Task.start(handler.flows[PgFlow], None, "binder")
+    return Task.start(COMPILED[0], None, "binder")
 
 
 def _progress(task: Task) -> tuple[int, int | None, list[tuple[str, bool]]]:

@@ -256,7 +256,12 @@ def test_a_page_left_by_its_link_stays_on_the_back_trail_but_off_the_progress_tr
     assert walker.response.context["flows_back_url"] == card
     walker.post({"iban": "GB82WEST12345698765432"})
     flow = walker.response.context["flow"]
-    assert [step.title for step in flow.progress.trail] == ["Choose item", "Login or register", "Saved method", "Bank details"]
+    assert [step.title for step in flow.progress.trail] == [
+        "Choose item",
+        "Login or register",
+        "Saved method",
+        "Bank details",
+    ]
     assert (flow.progress.step, flow.progress.total) == (5, 6)
     # Back to the card page: it is current again, and the trail is what was walked before it.
     page = walker.get(card)

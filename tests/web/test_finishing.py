@@ -88,9 +88,7 @@ def receipt_urls(settings):
 
 
 @pytest.mark.django_db
-def test_a_callable_on_complete_url_is_asked_after_the_last_step_and_kept_for_the_finished_page(
-    client, receipt_urls
-):
+def test_a_callable_on_complete_url_is_asked_after_the_last_step_and_kept_for_the_finished_page(client, receipt_urls):
     walker = Walker(client, entry="/receipt-flow/").start()
     walker.post({})
     assert ASKED == []  # only when the task finishes
