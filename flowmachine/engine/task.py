@@ -179,18 +179,32 @@ class Task:
 
     def set_trail(self, places: list[Place]) -> None:
         """Make *places* the path walked (a summary page showing the path actually taken): the back
-        trail, but for its ``skip_on_back`` steps, which only the progress trail shows."""
+        trail, but for its ``skip_on_back`` steps, which only the progress trail shows.
+
+        Where *places* agree with the back trail from its start, what the task noted of that walk
+        is kept: pages left by one of their links stay off the progress trail, and ``skip_on_back``
+        steps walked between them stay on it.
+        """
         names: list[str] = []
-        off: list[list[Any]] = []
+        given: list[list[Any]] = []
         for place in places:
             if place.component.skip_on_back:  # type: ignore[attr-defined]
-                off.append([len(names), place.name])
+                given.append([len(names), place.name])
             else:
                 names.append(place.name)
-        if names != self.history or off != self.record.walked_off or self.record.linked:
+        common = 0
+        while common < min(len(names), len(self.history)) and names[common] == self.history[common]:
+            common += 1
+        # Steps walked off the back trail after the shared part belong to it only if nothing follows.
+        last = common if common == len(names) else common - 1
+        off = [entry for entry in self.record.walked_off if entry[0] <= last]
+        off += [entry for entry in given if entry not in off]
+        off.sort(key=lambda entry: entry[0])  # stable: each position keeps its steps in walking order
+        linked = [at for at in self.record.linked if at < common]
+        if names != self.history or off != self.record.walked_off or linked != self.record.linked:
             self.history[:] = names
             self.record.walked_off = off
-            self.record.linked = []
+            self.record.linked = linked
             self.modified = True
 
     def back_place(self) -> Place | None:

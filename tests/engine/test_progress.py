@@ -136,3 +136,22 @@ def test_records_of_earlier_releases_lose_only_their_unnamed_skipped_steps():
     loaded = Task.load(task.id, raw, task.flow, None)
     assert "skp" not in loaded.record.raw
     assert _progress(loaded) == (2, 3, [(START, True)])
+
+
+def test_set_trail_of_the_path_walked_keeps_what_the_walk_noted():
+    """A summary that sets the trail it was reached by loses neither a link's detour nor a used page."""
+    task = _task()
+    task.advance(COMPLETE)
+    task.advance(Jump("PgLong"), link=True)
+    task.advance(COMPLETE)
+    task.advance(COMPLETE)
+    before = _progress(task)
+    places = task.flow.places
+    task.modified = False
+    task.set_trail([places[START], places[CHOOSER], places[OTHER_TOO]])  # the back trail as it is
+    assert not task.modified
+    assert _progress(task) == before == (4, 4, [(START, True), (OTHER_TOO, True), (CODE, False)])
+    # A path that parts from the walk after its start keeps the notes of the shared part only.
+    task.set_trail([places[START], places[OTHER]])
+    assert (task.record.linked, task.record.walked_off) == ([], [])
+    assert _progress(task) == (3, 3, [(START, True), (OTHER, True)])
