@@ -14,7 +14,9 @@ import pytest
 from django.apps import apps
 
 if not apps.is_installed("shop"):
-    pytest.skip("runs in the demo's settings: see tests/demo/test_rough_edges_in_demo_settings.py", allow_module_level=True)
+    pytest.skip(
+        "runs in the demo's settings: see tests/demo/test_rough_edges_in_demo_settings.py", allow_module_level=True
+    )
 
 from django.contrib.auth import get_user_model
 from django.test import Client
