@@ -325,7 +325,7 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
     @property
     def trail(self) -> tuple[Any, ...]:
         """The steps walked to reach this page, oldest first: each has ``name``, ``title``, ``url``
-        and ``component`` (the progress trail of ``flow.progress.trail``)."""
+        (None for a ``skip_on_back`` step) and ``component`` (the trail of ``flow.progress.trail``)."""
         return tuple(self.task.context(self.place).trail)
 
     def summary(self) -> list[StepSummary]:
@@ -366,6 +366,7 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
 
         For a summary page that shows the path the answers describe: after a
         "Change" link came back to it, or when a branch was left for another.
+        A ``skip_on_back`` step among them is on the progress trail only.
         """
         self.task.set_trail([self.place.flow_place(step) for step in steps])
 
@@ -386,6 +387,10 @@ class Scaffold(FlowComponent):
     #: On an entry point: what users call this journey on its pages ("checkout", "application");
     #: None says "form". Mark it for translation (``gettext_lazy``).
     noun: ClassVar[Any] = None
+    #: On an entry point: {query arg: state key}. Every URL of a task carries each key's value (a
+    #: string or integer) as that query arg, and a refusal page's "Start again" link keeps what its
+    #: URL carried, so the new task starts the same way (``{"product": "product_id"}``).
+    carry_query: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, request: HttpRequest, task: Any, place: Any) -> None:
         """Set up for one request of *task* (the running task) at *place* (this scaffold in the flow)."""

@@ -20,6 +20,7 @@ from flowmachine.engine.task import Task
 from flowmachine.exceptions import FlowDefinitionError
 from flowmachine.machine.compiler import CompiledFlow
 from flowmachine.machine.places import Problem
+from flowmachine.web.serving import CompleteUrl
 from flowmachine.web.urls import url_patterns
 
 logger = logging.getLogger("flowmachine")
@@ -31,14 +32,16 @@ class FlowHandler:
     ``state_store`` is a store module's dotted path or a store instance; by
     default ``FLOWS_STATE_STORE`` decides, read on each request.
     ``on_complete_url`` is where a finished task goes when it was not started
-    with an ``on_complete_url`` of its own.
+    with an ``on_complete_url`` of its own: a URL, or a callable
+    ``(request, task_id, state) -> URL`` asked as the task finishes, after its
+    last step's writes, so the URL can name what the journey made.
     """
 
     def __init__(
         self,
         app_namespace: str | None = None,
         state_store: Any = None,
-        on_complete_url: str | None = None,
+        on_complete_url: CompleteUrl | None = None,
     ) -> None:
         self.app_namespace = app_namespace
         self.state_store = state_store

@@ -21,6 +21,17 @@ PAGES: dict[str, tuple[Any, Any]] = {
         _("Page not found"),
         _("This page belongs to a %(noun)s that was not started in this browser."),
     ),
+    "signed_out": (
+        _("This %(noun)s has ended"),
+        _("You are signed out, so this %(noun)s has ended. Start again to go on."),
+    ),
+    "not_yours": (
+        _("This %(noun)s cannot go on here"),
+        _(
+            "It was started in another browser, or it ended here when you signed out, signed in as "
+            "someone else, or your session ran out."
+        ),
+    ),
     "expired": (
         _("This %(noun)s has expired"),
         _("It was left unused for too long, or it never existed. Your answers were not kept."),

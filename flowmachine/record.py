@@ -15,6 +15,10 @@ carries the number of the format it was written in (``fmt``):
 * a record of a higher format was written by a newer release and is refused
   as corrupt (410) rather than misread.
 
+Records saved by earlier releases may hold ``skp`` (where ``skip_on_back``
+steps were left, without their names): it is no longer read, and the next save
+drops it; those steps are then off the progress trail of that task.
+
 A record is either *running* (``pos`` and ``data`` set) or a *finished
 marker* (``done`` set: where the finished task went; no data is kept).
 :meth:`Record.problems` is the one check of a record's shape; the engine
@@ -157,8 +161,18 @@ class Record:
     history: Field[list[str]] = Field(
         "hist", list, "the back trail: actions left forward, oldest first", list, items=str
     )
-    skipped: Field[list[int]] = Field(
-        "skp", list, "history lengths at which skip_on_back actions were left (progress counts them)", list, items=int
+    walked_off: Field[list[list[Any]]] = Field(
+        "off",
+        list,
+        "skip_on_back actions walked: [history length when left, dotted name] (on the progress trail only)",
+        list,
+        items=list,
+        item_check=lambda item: (
+            len(item) == 2 and isinstance(item[0], int) and not isinstance(item[0], bool) and isinstance(item[1], str)
+        ),
+    )
+    linked: Field[list[int]] = Field(
+        "lnk", list, "indexes of history entries left by one of their links (on the back trail only)", list, items=int
     )
     answers: Field[dict[str, dict[str, Any] | list[dict[str, Any]]]] = Field(
         "ans",

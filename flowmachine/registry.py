@@ -46,8 +46,8 @@ class HandlerLike(Protocol):
     app_namespace: str | None
     #: Definition problems found while building the handler's URLs (URL clashes).
     problems: list[Any]
-    #: Where a finished task goes when it was started without its own on-complete URL.
-    on_complete_url: str | None
+    #: Where a finished task goes when it was started without its own on-complete URL (or a callable).
+    on_complete_url: Any
 
     @property
     def entry_points(self) -> Sequence[type]: ...

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("buy/", include(handler.urls)),
     path("done/", views.done, name="done"),
+    path("done/<int:order_id>/", views.done, name="order_done"),
     path("login/", auth_views.LoginView.as_view(template_name="shop/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("mailbox/", views.mailbox, name="mailbox"),

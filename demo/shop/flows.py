@@ -10,6 +10,10 @@ Purchase (Linear)
     BankAccount (Linear): BankDetails -> AccountAddress
   Confirm (check your answers, each with a Change link)
 
+A finished checkout goes to the page of the order it made (``order_page``:
+``/done/<order>/``, shown to its buyer only). Every checkout URL carries the
+product (``carry_query``), so "Start again" keeps it.
+
 Every step keeps what later steps need in ``self.state`` (the task's state),
 never in the session, so two tabs running two purchases do not mix. When the
 buyer goes back and takes another branch (another way to pay, say), the
@@ -624,8 +628,14 @@ class PayPal(NewMethodStep):
                 return COMPLETE  # a GET may complete a step: this is the return from PayPal
             self.hand_off_error = "PayPal did not confirm this payment. Please try again."
         elif request.GET.get("paypal_cancelled"):
-            self.hand_off_error = "You cancelled at PayPal: choose PayPal again or another way to pay."
+            # Not an error: the buyer chose to come back. Said as a notice, above the form.
+            self.hand_off_notice = "You cancelled at PayPal: choose PayPal again or another way to pay."
         return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["notice"] = getattr(self, "hand_off_notice", "")
+        return context
 
     def get_form(self, form_class=None):
         form = super().get_form(form_class)
@@ -708,9 +718,18 @@ class Confirm(Step):
 
 class Purchase(Scaffold):
     noun = _("checkout")  # "This checkout has expired", not "this form"
+    # Every checkout URL says which product it is for, so "Start again" on an expired
+    # or ended checkout starts one for the same product (ChooseItem reads ?product=).
+    carry_query = {"product": "product_id"}
     transition = Linear
     action_set = [ChooseItem, GetUserAccount, ChoosePayment, Confirm]
 
 
-handler = FlowHandler(app_namespace="checkout", on_complete_url="/done/")
+def order_page(request, task_id: str, state) -> str:
+    """Where a finished checkout goes: the page of the order it made (one per task), else the orders."""
+    order = Order.objects.filter(task_id=task_id).only("pk").first()
+    return reverse("order_done", args=[order.pk]) if order is not None else reverse("done")
+
+
+handler = FlowHandler(app_namespace="checkout", on_complete_url=order_page)
 handler.register_entry_point(Purchase)

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from shop.management.commands.seed_demo import PASSWORD, USERNAME
@@ -23,9 +23,12 @@ def home(request):
 
 
 @login_required
-def done(request):
-    orders = Order.objects.filter(user=request.user).select_related("product")[:5]
-    return render(request, "shop/done.html", {"order": orders[0] if orders else None, "orders": orders})
+def done(request, order_id=None):
+    """The order a checkout made (``order_id``, the buyer's own only), and the buyer's recent orders."""
+    mine = Order.objects.filter(user=request.user).select_related("product")
+    order = get_object_or_404(mine, pk=order_id) if order_id is not None else None
+    others = mine.exclude(pk=order.pk) if order is not None else mine
+    return render(request, "shop/done.html", {"order": order, "orders": others[:5]})
 
 
 def mailbox(request):

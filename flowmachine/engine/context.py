@@ -20,17 +20,26 @@ __all__ = ["FlowContext", "Progress", "TrailStep"]
 
 @dataclass(frozen=True)
 class TrailStep:
-    """A visited step, for progress trails: its dotted name, title, URL in this task and component class."""
+    """A step walked, for progress trails: its dotted name, title, URL in this task and component class.
+
+    ``url`` is None for a ``skip_on_back`` step: walked, but not one to go back to.
+    """
 
     name: str
     title: str
-    url: str
+    url: str | None
     component: type | None = None
 
 
 @dataclass(frozen=True)
 class Progress:
-    """Step n of m along the current path (m is None when it depends on answers)."""
+    """Step n of m: n counts the steps of the trail, m adds the fewest steps left to the end.
+
+    ``step`` is ``len(trail) + 1``. ``total`` is ``step`` plus the fewest actions
+    after this one on any way to the end (None when the end cannot be reached
+    from here): the length of the shortest journey still possible, which only
+    grows when the user takes a longer branch.
+    """
 
     step: int
     total: int | None
@@ -48,9 +57,7 @@ class ShownTask(Protocol):
 
     def back_place(self) -> Place | None: ...
 
-    def trail_places(self) -> list[Place]: ...
-
-    def skipped_steps(self) -> int: ...
+    def walked_places(self) -> list[tuple[Place, bool]]: ...
 
 
 class FlowContext:
@@ -100,17 +107,18 @@ class FlowContext:
 
     @property
     def trail(self) -> tuple[TrailStep, ...]:
-        """The steps walked to reach this one (the back trail), oldest first."""
+        """The steps walked to reach this one, oldest first (see ``Task.walked_places``)."""
         urls = self.task.urls
         return tuple(
-            TrailStep(p.name, p.component.display_title(), urls.url_for(p), p.component)
-            for p in self.task.trail_places()
+            TrailStep(p.name, p.component.display_title(), urls.url_for(p) if back else None, p.component)
+            for p, back in self.task.walked_places()
         )
 
     @property
     def progress(self) -> Progress:
+        """Step n of m, and the trail n counts."""
         trail = self.trail
-        step = len(trail) + self.task.skipped_steps() + 1
+        step = len(trail) + 1
         remaining = self.place.remaining
         return Progress(step, None if remaining is None else step + remaining, trail)
 

@@ -66,6 +66,7 @@ class Task:
         #: Where the deploy policy moved the task from, if it did: (old, new, reason).
         self.relocated: tuple[str, str, str] | None = None
         self.current_place: Place = flow.places[record.position]
+        record.raw.pop("skp", None)  # earlier releases' unnamed skip_on_back steps (see flowmachine.record)
         self.journal = Journal(flow, record.journal, record.data, fresh=fresh)
         self.urls = TaskUrls(self)
         self.path = AnswerPath(self)
@@ -165,20 +166,54 @@ class Task:
         return self.current_place is None
 
     def trail_places(self) -> list[Place]:
+        """The back trail: the places of the history, oldest first."""
         return [self.flow.places[name] for name in self.history if name in self.flow.places]
 
-    def set_trail(self, places: list[Place]) -> None:
-        """Make *places* the back trail (a summary page showing the path actually taken)."""
-        names = [place.name for place in places]
-        if names != self.history:
-            self.history[:] = names
-            self.modified = True
+    def walked_places(self) -> list[tuple[Place, bool]]:
+        """The progress trail: each step walked to reach here, oldest first, and whether it is on the
+        back trail. A page left by one of its links was not walked (the link's target stands in for
+        it); a ``skip_on_back`` step was, though the back trail leaves it out."""
+        places = self.flow.places
+        linked = set(self.record.linked)
+        off: dict[int, list[str]] = {}
+        for at, name in self.record.walked_off:
+            off.setdefault(at, []).append(name)
+        walked: list[tuple[Place, bool]] = []
+        for index in range(len(self.history) + 1):
+            walked += [(places[name], False) for name in off.get(index, ()) if name in places]
+            if index < len(self.history) and index not in linked and self.history[index] in places:
+                walked.append((places[self.history[index]], True))
+        return walked
 
-    def skipped_steps(self) -> int:
-        """``skip_on_back`` steps walked on the way to here: each is noted with the length of the
-        history when it was left, so going back before it forgets it."""
-        walked = len(self.history)
-        return sum(1 for at in self.record.skipped if at <= walked)
+    def set_trail(self, places: list[Place]) -> None:
+        """Make *places* the path walked (a summary page showing the path actually taken): the back
+        trail, but for its ``skip_on_back`` steps, which only the progress trail shows.
+
+        Where *places* agree with the back trail from its start, what the task noted of that walk
+        is kept: pages left by one of their links stay off the progress trail, and ``skip_on_back``
+        steps walked between them stay on it.
+        """
+        names: list[str] = []
+        given: list[list[Any]] = []
+        for place in places:
+            if place.component.skip_on_back:  # type: ignore[attr-defined]
+                given.append([len(names), place.name])
+            else:
+                names.append(place.name)
+        common = 0
+        while common < min(len(names), len(self.history)) and names[common] == self.history[common]:
+            common += 1
+        # Steps walked off the back trail after the shared part belong to it only if nothing follows.
+        last = common if common == len(names) else common - 1
+        off = [entry for entry in self.record.walked_off if entry[0] <= last]
+        off += [entry for entry in given if entry not in off]
+        off.sort(key=lambda entry: entry[0])  # stable: each position keeps its steps in walking order
+        linked = [at for at in self.record.linked if at < common]
+        if names != self.history or off != self.record.walked_off or linked != self.record.linked:
+            self.history[:] = names
+            self.record.walked_off = off
+            self.record.linked = linked
+            self.modified = True
 
     def back_place(self) -> Place | None:
         trail = self.trail_places()
@@ -211,10 +246,11 @@ class Task:
 
     # -- moving -------------------------------------------------------------
 
-    def advance(self, outcome: Any, *, answered: bool = True) -> Place | None:
+    def advance(self, outcome: Any, *, link: bool = False) -> Place | None:
         """Apply an action's outcome; return the new place, or None when the flow is done.
 
-        *answered* False: the step is left by a link, its form not accepted (it leaves nothing behind).
+        *link*: the page was left by one of its links (``link_to``), not answered: it stays on the
+        back trail but is not a step walked, and it leaves nothing behind (:mod:`flowmachine.engine.path`).
         """
         place = self.current_place
         if outcome is COMPLETE:
@@ -229,7 +265,7 @@ class Task:
                 "string 'complete' (django-flows' COMPLETE): return flowmachine.COMPLETE."
             )
         elif isinstance(outcome, (str, type)):
-            return self.advance(Jump(outcome), answered=answered)
+            return self.advance(Jump(outcome), link=link)
         else:
             raise FlowDefinitionError(
                 f"{place.component.__qualname__}.form_valid() in flow {self.flow.name!r} "
@@ -238,7 +274,7 @@ class Task:
             )
         new_position = self.flow.fire(place.name, trigger, self.state)
         change = self._note_writes()
-        if not answered:
+        if link:
             self.path.left_unanswered()
         summary = None
         if new_position == FINAL:
@@ -250,11 +286,13 @@ class Task:
             self.path.back_to(new_position)
         else:
             if place.component.skip_on_back:  # type: ignore[attr-defined]
-                # Off the back trail, but a step walked: progress still counts it.
-                self.record.skipped.append(len(self.history))
+                if not link:  # off the back trail, but a step walked: the progress trail shows it
+                    self.record.walked_off.append([len(self.history), place.name])
             else:
+                if link:
+                    self.record.linked.append(len(self.history))
                 self.history.append(place.name)
-            summary = self.path.arrive(new_position, answered=answered)
+            summary = self.path.arrive(new_position, answered=not link)
         if summary is not None:
             self._resume_at(summary)
             new_position = summary
@@ -283,15 +321,20 @@ class Task:
     def _resume_at(self, name: str) -> None:
         """Make the walked step *name* ahead the current one, with the back trail of the path to it."""
         self.path.go_to(name)
+        was_linked = {self.history[at] for at in self.record.linked if at < len(self.history)}
         history: list[str] = []
-        skipped: list[int] = []
+        walked_off: list[list[Any]] = []
+        linked: list[int] = []
         for place in self.path.walked():
             if place.component.skip_on_back:  # type: ignore[attr-defined]
-                skipped.append(len(history))
-            else:
-                history.append(place.name)
+                walked_off.append([len(history), place.name])
+                continue
+            if place.name in was_linked:
+                linked.append(len(history))
+            history.append(place.name)
         self.history[:] = history
-        self.record.skipped = skipped
+        self.record.walked_off = walked_off
+        self.record.linked = linked
 
     def _note_writes(self) -> Any:
         """Note which state keys the current step changed since the last entry; the journal's delta."""
@@ -318,10 +361,12 @@ class Task:
         self.modified = True
 
     def _cut_history(self, index: int) -> None:
-        """Forget the history from *index* on (and the skip_on_back steps walked after it)."""
+        """Forget the history from *index* on (and what the progress trail noted of it)."""
         del self.history[index:]
-        if self.record.skipped:
-            self.record.skipped = [at for at in self.record.skipped if at <= index]
+        if self.record.walked_off:
+            self.record.walked_off = [entry for entry in self.record.walked_off if entry[0] <= index]
+        if self.record.linked:
+            self.record.linked = [at for at in self.record.linked if at < index]
 
     def _log(self, event: str, source: str | None, dest: str | None, change: Any = None) -> None:
         self.events.append((event, source, dest))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -13,7 +14,15 @@ from flowmachine.conf import flow_settings
 from flowmachine.machine.compiler import CompiledFlow
 from flowmachine.machine.places import Place
 
-__all__ = ["JUMP_PARAM", "SIGNATURE_PARAM", "VERSION_PARAM", "TaskUrls", "jump_signature", "is_signed_jump"]
+__all__ = [
+    "JUMP_PARAM",
+    "SIGNATURE_PARAM",
+    "VERSION_PARAM",
+    "TaskUrls",
+    "carried_query",
+    "is_signed_jump",
+    "jump_signature",
+]
 
 #: Query parameter of a ``link_to`` link: the component to jump to.
 JUMP_PARAM = "_to"
@@ -50,6 +59,19 @@ class LocatedTask(Protocol):
     @property
     def url_kwargs(self) -> dict[str, str]: ...
 
+    @property
+    def state(self) -> dict[str, Any]: ...
+
+
+def carried_query(flow: CompiledFlow, values: Mapping[str, Any]) -> dict[str, str]:
+    """The query args the flow's ``carry_query`` names, from *values* (a task's state, by state key)."""
+    carried: dict[str, str] = {}
+    for arg, key in getattr(flow.component, "carry_query", {}).items():
+        value = values.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+            carried[arg] = str(value)
+    return carried
+
 
 class TaskUrls:
     """Reverses the URLs of one task's steps."""
@@ -68,6 +90,7 @@ class TaskUrls:
         """The URL of *place* in this task, carrying the task id (and *query*)."""
         task = self.task
         params: dict[str, Any] = {flow_settings.FLOWS_TASK_ID_PARAM: task.id}
+        params.update(carried_query(task.flow, task.state))
         if task.provisional and place is task.current_place:
             params.update(self.carry)
         params.update(query or {})
@@ -85,7 +108,7 @@ class TaskUrls:
         """
         if self.task.provisional:
             query = {k: v for k, v in self.carry.items() if k not in (JUMP_PARAM, SIGNATURE_PARAM)}
-            return f"{self.restart()}?{urlencode(query)}" if query else self.restart()
+            return self.restart(query)
         return self.current()
 
     def jump_link(self, place: Place, target: str, query: dict[str, Any]) -> str:
@@ -93,6 +116,8 @@ class TaskUrls:
         signature = jump_signature(self.task.id, place.name, target)
         return self.url_for(place, {JUMP_PARAM: target, SIGNATURE_PARAM: signature, **query})
 
-    def restart(self) -> str:
-        """Where a new task of the same flow starts."""
-        return self._reverse(self.task.flow.root)
+    def restart(self, query: dict[str, Any] | None = None) -> str:
+        """Where a new task of the same flow starts, with the query args ``carry_query`` names (and *query*)."""
+        params = {**carried_query(self.task.flow, self.task.state), **(query or {})}
+        path = self._reverse(self.task.flow.root)
+        return f"{path}?{urlencode(params)}" if params else path

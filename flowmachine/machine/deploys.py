@@ -150,7 +150,10 @@ def _map_names(flow: CompiledFlow, names: Iterable[Any], mapping: dict[str, str]
 
 
 def relocate(record: Record, flow: CompiledFlow) -> Move | None:
-    """Apply :func:`relocation` to *record* in place: position, history, answers, fingerprint."""
+    """Apply :func:`relocation` to *record* in place: position, history, answers, fingerprint.
+
+    The progress trail's notes (``skip_on_back`` steps walked, pages left by a link) are dropped.
+    """
     move = relocation(flow, record)
     if move is None:
         return None
@@ -164,6 +167,9 @@ def relocate(record: Record, flow: CompiledFlow) -> Move | None:
     if move.new in new_history:  # moved back to a visited step: cut the history there, like Back
         del new_history[new_history.index(move.new) :]
     record.history = new_history
+    # The progress trail's notes point into the old history: the moved task's trail is its history.
+    record.walked_off = []
+    record.linked = []
     known = _map_names(flow, record.answers, mapping)
     record.answers = {known[k]: v for k, v in record.answers.items() if k in known}
     record.position = move.new

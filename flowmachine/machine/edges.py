@@ -14,23 +14,27 @@ the diagrams (:mod:`flowmachine.diagrams.model`).
   narrow what paths assume.
 * Each action has its COMPLETE moves: every action (or :data:`FINAL`) COMPLETE
   can lead to, each marked ``assumed`` when a run-time choice lies on the way.
-  From them comes ``remaining``: how many more actions COMPLETE alone visits,
-  None when a choice or a loop lies ahead.
+  From them, and the jumps below, comes ``remaining``: the fewest actions
+  left after this one on any way to the end (None when the end cannot be
+  reached), what progress counts as "of m".
 * Jumps: ``goto:N`` is defined on every scaffold that has N as a child and
   enters that child; fired from an action, the nearest enclosing such scaffold
   handles it. An action's jumps are resolved by walking up (so compiling stays
-  linear in the flow's size).
+  linear in the flow's size). The jumps an action is known to make
+  (:func:`jump_names`) are its declared ``jumps``, or, undeclared, the branches
+  of a ``transition = None`` scaffold it is the first child of.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from flowmachine.exceptions import FlowDefinitionError
 from flowmachine.machine.places import FINAL, Place
-from flowmachine.transition import Transition
+from flowmachine.transition import Transition, _ActionsDecide
 
 COMPLETE_TRIGGER = "complete"
 JUMP_PREFIX = "goto:"
@@ -154,23 +158,24 @@ class EdgeTable:
         return moves
 
     def _count_remaining(self) -> dict[str, int | None]:
-        counts: dict[str, int | None] = {}
-        for start in self._complete:
-            chain: list[str] = []
-            node: str | None = start
-            while node is not None and node != FINAL and node not in counts and node not in chain:
-                chain.append(node)
-                node = self.static_complete(node)
-            tail: int | None
-            if node == FINAL:
-                tail = -1
-            elif node is not None and node in counts:
-                tail = counts[node]
-            else:  # a run-time choice, or a loop: no count
-                tail = None
-            for name in reversed(chain):
-                tail = None if tail is None else tail + 1
-                counts[name] = tail
+        """Per action, the fewest actions after it on a way to the end: COMPLETE moves (every
+        choice a transition may make) and known jumps, walked back from FINAL."""
+        into: dict[str, list[str]] = {}
+        for action in self._complete:
+            targets = [m.target for m in self._complete[action]]
+            names, _ = jump_names(self, self._places[action])
+            targets += [t for t in (self.jump(action, n) for n in names) if t is not None]
+            for target in targets:
+                into.setdefault(target, []).append(action)
+        counts: dict[str, int | None] = dict.fromkeys(self._complete)
+        left = {FINAL: -1}
+        queue = deque([FINAL])
+        while queue:
+            node = queue.popleft()
+            for source in into.get(node, ()):
+                if source not in left:
+                    left[source] = counts[source] = left[node] + 1
+                    queue.append(source)
         return counts
 
     # -- reading ---------------------------------------------------------------
@@ -227,6 +232,31 @@ class EdgeTable:
                 found.setdefault(trigger, child.first_leaf().name)
             scaffold = scaffold.parent
         return found
+
+
+def jump_names(table: EdgeTable, place: Place) -> tuple[list[str], bool]:
+    """The names action *place* may jump to, and whether they are assumed.
+
+    Its declared ``jumps`` when it has them (not assumed); otherwise the
+    branches of each ``transition = None`` scaffold it is the first child of
+    (assumed). Names the machine cannot jump to are kept: callers check them.
+    """
+    declared = getattr(place.component, "jumps", None)
+    if declared is not None:
+        return [t if isinstance(t, str) else t.component_name() for t in declared], False
+    return _branch_entries(table, place), True
+
+
+def _branch_entries(table: EdgeTable, place: Place) -> list[str]:
+    """The jumps assumed of an undeclared action: from a branch scaffold's first child to its others."""
+    names: list[str] = []
+    node = place
+    while node.parent is not None:
+        parent = node.parent
+        if isinstance(table.transition(parent), _ActionsDecide) and parent.children[0] is node:
+            names.extend(c.local_name for c in parent.children[1:])
+        node = parent
+    return names
 
 
 def _first_of_each(moves: Iterable[Move]) -> tuple[Move, ...]:

@@ -28,9 +28,8 @@ from flowmachine import registry
 from flowmachine.components import Scaffold
 from flowmachine.exceptions import FlowDefinitionError
 from flowmachine.machine.compiler import CompiledFlow
-from flowmachine.machine.edges import COMPLETE_TRIGGER, JUMP_PREFIX, EdgeTable, jump_trigger
+from flowmachine.machine.edges import COMPLETE_TRIGGER, JUMP_PREFIX, jump_names, jump_trigger
 from flowmachine.machine.places import FINAL, Place
-from flowmachine.transition import _ActionsDecide
 
 __all__ = [
     "Coverage",
@@ -171,31 +170,6 @@ class PathGraph:
                     parents[edge.target] = edge
                     queue.append(edge.target)
         return None
-
-
-def jump_names(table: EdgeTable, place: Place) -> tuple[list[str], bool]:
-    """The names action *place* may jump to, and whether they are assumed.
-
-    Its declared ``jumps`` when it has them (not assumed); otherwise the
-    branches of each ``transition = None`` scaffold it is the first child of
-    (assumed). Names the machine cannot jump to are kept: callers check them.
-    """
-    declared = getattr(place.component, "jumps", None)
-    if declared is not None:
-        return [t if isinstance(t, str) else t.component_name() for t in declared], False
-    return _branch_entries(table, place), True
-
-
-def _branch_entries(table: EdgeTable, place: Place) -> list[str]:
-    """The jumps assumed of an undeclared action: from a branch scaffold's first child to its others."""
-    names: list[str] = []
-    node = place
-    while node.parent is not None:
-        parent = node.parent
-        if isinstance(table.transition(parent), _ActionsDecide) and parent.children[0] is node:
-            names.extend(c.local_name for c in parent.children[1:])
-        node = parent
-    return names
 
 
 @dataclass(frozen=True)

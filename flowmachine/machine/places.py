@@ -20,6 +20,7 @@ from typing import Any
 
 from flowmachine import registry
 from flowmachine.components import Action, FlowComponent, Scaffold
+from flowmachine.conf import flow_settings
 from flowmachine.exceptions import FlowDefinitionError
 from flowmachine.transition import Transition, as_transition
 
@@ -121,6 +122,7 @@ def build_places(
     """The place tree below *root_component*: its root, every place by name (tree order), and the problems."""
     builder = _Builder(root_component.component_name())
     root = builder.build(root_component, None, root_route, [])
+    builder.check_carry_query(root_component)
     return root, builder.places, builder.problems
 
 
@@ -279,6 +281,26 @@ class _Builder:
             scaffold,
         )
         return None
+
+    def check_carry_query(self, root: type[FlowComponent]) -> None:
+        """E027: an entry point's ``carry_query`` must map query arg names of its own to state keys."""
+        carried = getattr(root, "carry_query", {})
+        own = flow_settings.FLOWS_TASK_ID_PARAM
+        if isinstance(carried, dict) and all(
+            isinstance(arg, str)
+            and isinstance(key, str)
+            and _IDENTIFIER.match(arg)
+            and not arg.startswith("_")
+            and arg != own
+            for arg, key in carried.items()
+        ):
+            return
+        self._problem(
+            "flowmachine.E027",
+            f"{root.component_name()}.carry_query is {carried!r}: it must be a dict of query arg names to state keys.",
+            f'Write it as {{"product": "product_id"}}; names starting with \'_\' and {own!r} are the library\'s own.',
+            root,
+        )
 
     def _problem(self, id: str, msg: str, hint: str | None, obj: Any) -> None:
         self.problems.append(Problem(id, f"Flow {self.name!r}: {msg}", hint, obj))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
@@ -47,6 +48,9 @@ from flowmachine.web.serving import Serving, same_site, store_alias
 logger = logging.getLogger("flowmachine")
 
 TOO_LARGE_MESSAGE = _("Your answers were too long to keep, so they were not saved. Shorten them and submit again.")
+
+#: The longest value of a ``carry_query`` arg a "Start again" link passes on (longer ones are dropped).
+MAX_CARRIED = 200
 
 #: The methods a flow URL answers: GET and HEAD show a step, POST submits it.
 METHODS = ("GET", "HEAD", "POST")
@@ -145,7 +149,7 @@ class FlowEndpoint:
         record = Record(raw)
         owner = task_id if record.binding_covers_id else None
         if value is None or not matches(record.binding, value, owner):
-            return self.not_found(request, kwargs, f"task {task_id[:8]}… is bound to another user")
+            return self.not_yours(request, kwargs, record, f"task {task_id[:8]}… is bound to another user")
         if record.flow not in flow_names(self.flow):
             return self.not_found(request, kwargs, f"task {task_id[:8]}… belongs to flow {record.flow!r}")
         if record.finished:
@@ -197,14 +201,21 @@ class FlowEndpoint:
         return self.handler.app_namespace
 
     def restart_url(self, request: HttpRequest, kwargs: dict[str, Any]) -> str | None:
-        """Where a new task of this flow starts, for the "start again" link of a refusal."""
+        """Where a new task of this flow starts, for the "start again" link of a refusal.
+
+        It keeps the path values of the root's URL, and the query args ``carry_query`` names that the
+        refused URL carried (never read from the task: the requester may not be its owner).
+        """
         namespace = self.namespace(request)
         name = self.flow.root.url_name
         try:
             kw = {k: v for k, v in kwargs.items() if k in self.flow.root.url_kwargs}
-            return reverse(f"{namespace}:{name}" if namespace else name, kwargs=kw or None)
+            path = reverse(f"{namespace}:{name}" if namespace else name, kwargs=kw or None)
         except NoReverseMatch:
             return None
+        sent = {arg: request.GET.get(arg, "") for arg in getattr(self.flow.component, "carry_query", {})}
+        query = {arg: value for arg, value in sent.items() if value and len(value) <= MAX_CARRIED}
+        return f"{path}?{urlencode(query)}" if query else path
 
     def page(self, request: HttpRequest, kind: str, *, status: int, **context: Any) -> HttpResponse:
         """The refusal page *kind* of this flow, in the flow's own words (``Scaffold.noun``)."""
@@ -214,6 +225,19 @@ class FlowEndpoint:
         """404: no task, a malformed id, or another user's or another flow's task (*reason* is logged)."""
         logger.warning("Flow %s: 404 for %s (%s)", self.flow.name, request.path[:200], reason)
         return self.page(request, "not_found", status=404, restart_url=self.restart_url(request, kwargs))
+
+    def not_yours(self, request: HttpRequest, kwargs: dict[str, Any], record: Record, reason: str) -> HttpResponse:
+        """404: a task this requester's binding does not match (*reason* is logged).
+
+        The page says what is true whoever asks: a task used while signed in, asked for by a browser
+        that is signed out, ended with the sign-out (``signed_out``); else it was started elsewhere or
+        ended with this browser's session (``not_yours``).
+        """
+        logger.warning("Flow %s: 404 for %s (%s)", self.flow.name, request.path[:200], reason)
+        user = getattr(request, "user", None)
+        signed_out = record.user is not None and not getattr(user, "is_authenticated", False)
+        kind = "signed_out" if signed_out else "not_yours"
+        return self.page(request, kind, status=404, restart_url=self.restart_url(request, kwargs))
 
 
 def add_no_store(response: HttpResponseBase) -> HttpResponseBase:

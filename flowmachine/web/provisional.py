@@ -55,7 +55,7 @@ def resume(endpoint: Endpoint, request: HttpRequest, kwargs: dict[str, Any], tas
             logger.info("Flow %s: a young id's jump to %r without a valid signature", flow.name, target[:40])
             return None
         try:
-            if task.advance(Jump(target)) is not None:
+            if task.advance(Jump(target), link=True) is not None:
                 task.urls.carry[JUMP_PARAM] = target
                 task.urls.carry[SIGNATURE_PARAM] = signature
         except InvalidJump:

@@ -7,8 +7,8 @@ step reads of the endpoint (:class:`flowmachine.web.endpoint.FlowEndpoint`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, Union
 
 from django.db import DEFAULT_DB_ALIAS
 from django.http import HttpRequest
@@ -18,14 +18,18 @@ from flowmachine.backends.base import BaseStateStore
 from flowmachine.machine.compiler import CompiledFlow
 from flowmachine.machine.places import Place
 
-__all__ = ["Endpoint", "Serving", "same_site", "store_alias"]
+__all__ = ["CompleteUrl", "Endpoint", "Serving", "same_site", "store_alias"]
+
+#: Where a finished task goes: a URL, or a callable ``(request, task_id, state) -> URL`` asked when it
+#: finishes (a page naming what the journey made: ``/orders/42/``).
+CompleteUrl = Union[str, Callable[[HttpRequest, str, Mapping[str, Any]], str]]  # noqa: UP007
 
 
 class Serving(Protocol):
     """The handler serving a flow: its namespace, default completion URL, store and binder."""
 
     app_namespace: str | None
-    on_complete_url: str | None
+    on_complete_url: CompleteUrl | None
 
     @property
     def flows(self) -> Mapping[Any, CompiledFlow]: ...

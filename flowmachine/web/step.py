@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from types import MappingProxyType
 from typing import Any, Literal
 
 from django.db import transaction
@@ -182,7 +183,7 @@ def _follow_link(endpoint: Endpoint, request: HttpRequest, task: Task, target: s
     The step left is left for another branch: what it wrote is removed (:mod:`flowmachine.engine.path`).
     """
     try:
-        place = task.advance(Jump(target), answered=False)
+        place = task.advance(Jump(target), link=True)
     except InvalidJump as exc:
         logger.warning("Refused link jump: %s", exc)
         return HttpResponseRedirect(task.urls.current())
@@ -192,7 +193,8 @@ def _follow_link(endpoint: Endpoint, request: HttpRequest, task: Task, target: s
         # Replayed by the target's page, signature and all: nothing is stored yet.
         task.urls.carry[JUMP_PARAM] = target
         task.urls.carry[SIGNATURE_PARAM] = request.GET.get(SIGNATURE_PARAM, "")
-    skip = {flow_settings.FLOWS_TASK_ID_PARAM, JUMP_PARAM, SIGNATURE_PARAM}
+    # The link's other query args go on; the carried ones are the task's own, from its state.
+    skip = {flow_settings.FLOWS_TASK_ID_PARAM, JUMP_PARAM, SIGNATURE_PARAM, *endpoint.flow.component.carry_query}
     query = {k: request.GET.getlist(k) for k in request.GET if k not in skip}
     return HttpResponseRedirect(task.urls.url_for(place, query))
 
@@ -203,7 +205,16 @@ def _finish(endpoint: Endpoint, request: HttpRequest, task: Task) -> HttpRespons
     if wanted and same_site(request, wanted) is None:
         logger.warning("Refused on-complete URL %r of task %s…", wanted[:80], task.id[:8])
         wanted = None
-    done = wanted or endpoint.handler.on_complete_url
+    done: Any = wanted or endpoint.handler.on_complete_url
+    if callable(done):
+        # Asked now, after the last step's writes (in the same transaction): it may name what they made.
+        ask = done
+        done = ask(request, task.id, MappingProxyType(task.state))
+        if not done:
+            raise FinishError(
+                f"Flow {endpoint.flow.name!r} completed, but FlowHandler(on_complete_url={ask!r}) returned "
+                f"{done!r}: return the URL a finished task goes to."
+            )
     if not done:
         raise FinishError(
             f"Flow {endpoint.flow.name!r} completed but has nowhere to go: pass "

@@ -21,6 +21,13 @@ ACCOUNTS = ["login", "register", "forgot"]
 PAYMENTS = ["saved", "card", "bank", "paypal"]
 PATHS = [(a, p) for a, p in itertools.product(ACCOUNTS, PAYMENTS) if (a, p) != ("register", "saved")]
 
+#: "How to pay": step, total, and the trail, for each way in ("Log in" only for a buyer who logged in).
+TRAIL_AT_PAYMENT = {
+    "login": (3, 4, ["Choose a product", "Log in"]),
+    "register": (3, 4, ["Choose a product", "Create an account"]),
+    "forgot": (5, 6, ["Choose a product", "Your email address", "Confirmation code", "New password"]),
+}
+
 EXPECTED_PAYMENT = {
     "saved": SAVED_LABEL,
     "card": "Card ending 4242 (expires 12/30)",
@@ -42,6 +49,8 @@ def test_leaf_path_completes_with_one_order(demo, page, account, payment):
         user = shop.forgot_password(USERS[name], new_password="Fresh-pass-2468")
 
     shop.expect_step("How to pay")
+    # The trail names the way in actually taken, and the count follows it.
+    shop.expect_progress(*TRAIL_AT_PAYMENT[account])
     saved_option = page.get_by_label(f"{SAVED_LABEL} (saved)")
     # "A method I already saved" is offered only to a buyer who has one.
     expect(saved_option).to_have_count(1 if user.saved else 0)

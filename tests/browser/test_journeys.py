@@ -117,7 +117,7 @@ def test_two_simultaneous_posts_of_confirm_create_one_order(demo, page):
 def test_an_expired_task_shows_the_friendly_page(demo, page):
     user = USERS["expiry"]
     shop = Shopper(page, demo)
-    shop.start("Desk lamp")
+    shop.start("Field notebook")
     shop.log_in(user)
     shop.expect_step("How to pay")
     demo.db.age_task(task_id(page), 3 * 3600)
@@ -127,6 +127,24 @@ def test_an_expired_task_shows_the_friendly_page(demo, page):
     page.get_by_role("link", name="Start again").click()
     shop.expect_step("Choose a product")
     expect(page.locator("p.progress")).to_have_text("Step 1 of 4")
+    expect(page.get_by_label("Field notebook")).to_be_checked()  # the same product again
+
+
+def test_signing_out_mid_checkout_says_so_and_starts_again_with_the_product(demo, page):
+    user = USERS["sign-out"]
+    shop = Shopper(page, demo)
+    shop.start("Field notebook")
+    shop.log_in(user)
+    shop.expect_step("How to pay")
+    checkout = page.url
+    page.locator("header").get_by_role("button", name="Log out").click()
+    page.goto(checkout)
+    expect(page.locator("main h1")).to_have_text("This checkout has ended")
+    expect(page.locator("main")).to_contain_text("You are signed out, so this checkout has ended.")
+    expect(page.locator("main")).not_to_contain_text("browser")
+    page.get_by_role("link", name="Start again").click()
+    shop.expect_step("Choose a product")
+    expect(page.get_by_label("Field notebook")).to_be_checked()
 
 
 def test_screenshot_of_every_page_of_one_full_path(demo, page):

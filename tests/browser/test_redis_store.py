@@ -59,3 +59,4 @@ def test_expired_task_on_redis(redis_demo, page):
     expect(page.locator("main h1")).to_have_text("This checkout has expired")
     page.get_by_role("link", name="Start again").click()
     shop.expect_step("Choose a product")
+    expect(page.get_by_label("Desk lamp")).to_be_checked()  # the same product again

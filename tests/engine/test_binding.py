@@ -40,10 +40,11 @@ def test_another_sessions_task_id_is_404_and_the_owner_goes_on(client, shopper):
 
     response = stranger.get(walker.url)
     assert response.status_code == 404
-    assert page_kind(response) == "not_found"
+    assert page_kind(response) == "not_yours"
+    assert "It was started in another browser" in response.content.decode()
     response = stranger.post(walker.url, {"_t": walker.task_id, "item": "mug"})
     assert response.status_code == 404
-    assert page_kind(response) == "not_found"
+    assert page_kind(response) == "not_yours"
     # a logged-in stranger is still a stranger
     stranger.force_login(shopper)
     assert stranger.get(walker.url).status_code == 404
@@ -100,7 +101,12 @@ def test_logging_out_ends_access_to_the_task(client, shopper, logged_in):
     client.logout()
     response = client.get(walker.url)
     assert response.status_code == 404
-    assert page_kind(response) == "not_found"
+    # Used while signed in, asked for signed out: the page says so, not that it is another browser's.
+    assert page_kind(response) == ("signed_out" if logged_in else "not_yours")
+    html = response.content.decode()
+    assert ("You are signed out, so this form has ended." in html) == logged_in
+    assert "not started in this browser" not in html
+    assert 'href="/buy/"' in html  # Start again
     response = client.post(walker.url, {"_t": walker.task_id, **LOGIN, "method": "saved"})
     assert response.status_code == 404
     # logging in again as the same user does not bring the task back either
@@ -137,7 +143,7 @@ def test_a_custom_binder_is_honoured(client, settings):
     # the same session with another header value is someone else...
     response = client.get(url, HTTP_X_FLOW_USER="bob")
     assert response.status_code == 404
-    assert page_kind(response) == "not_found"
+    assert page_kind(response) == "not_yours"
     assert client.get(url).status_code == 404
     # ...and another session with the same header is the owner
     other = Client()

@@ -3,8 +3,9 @@
 Every flow here is checked the same way: each trigger (``complete`` with every
 choice a custom transition can make, and ``goto:N`` for every name in the
 flow and one that is not) is fired from each action, and the machine must land
-exactly where the table says; ``remaining``, the diagram's edges and the
-PathGraph's edges must be what the table gives.
+exactly where the table says; the diagram's edges and the PathGraph's edges
+must be what the table gives, and ``remaining`` the PathGraph's shortest way
+to the end.
 """
 
 from __future__ import annotations
@@ -225,26 +226,20 @@ def test_the_outcome_of_each_child_is_data():
 # -- progress ------------------------------------------------------------------------
 
 
-def _count(table, action: str) -> int | None:
-    """How many more actions COMPLETE alone visits, walked off the table's fixed moves."""
-    walked = [action]
-    while True:
-        following = table.static_complete(walked[-1])
-        if following is None or following in walked:
-            return None
-        if following == FINAL:
-            return len(walked) - 1
-        walked.append(following)
+def _fewest_left(compiled: CompiledFlow, action: str) -> int | None:
+    """The fewest actions after *action* on a way to the end, found by the path graph's own search."""
+    path = PathGraph(compiled).shortest(FINAL, start=action)
+    return None if path is None else len(path.edges) - 1
 
 
 @pytest.mark.parametrize("flow", FLOWS, ids=lambda f: f.__name__)
-def test_remaining_is_what_the_table_counts(flow):
+def test_remaining_is_the_fewest_actions_left_on_the_path_graph(flow):
     compiled = _compiled(flow)
     for action in _actions_of(compiled):
-        assert action.remaining == compiled.edges.remaining[action.name] == _count(compiled.edges, action.name)
+        assert action.remaining == compiled.edges.remaining[action.name] == _fewest_left(compiled, action.name)
 
 
-def test_remaining_counts_fixed_moves_and_stops_at_choices_and_loops():
+def test_remaining_counts_the_shortest_way_through_choices_and_jumps_and_none_in_a_loop():
     def remaining(flow):
         return {p.name: p.remaining for p in _actions_of(_compiled(flow))}
 
@@ -256,14 +251,24 @@ def test_remaining_counts_fixed_moves_and_stops_at_choices_and_loops():
         "EgTwice.EgBilling.EgPayMethod": 1,
         "EgTwice.EgShared": 0,
     }
+    # A run-time choice: the shortest of what it may choose (here: on to EgOutro at once).
     assert remaining(EgPicky) == {
-        "EgPicky.EgIntro": None,
-        "EgPicky.EgPicked.EgP1": None,
-        "EgPicky.EgPicked.EgP2": None,
-        "EgPicky.EgPicked.EgP3": None,
+        "EgPicky.EgIntro": 2,
+        "EgPicky.EgPicked.EgP1": 1,
+        "EgPicky.EgPicked.EgP2": 1,
+        "EgPicky.EgPicked.EgP3": 1,
         "EgPicky.EgOutro": 0,
     }
-    # EgLoopB leads into the loop EgLoopA -> EgLoopA measured before it: no count either.
+    # Branches entered by jumps count their own way to the end, not the first child's.
+    assert remaining(EgSignIn) == {
+        "EgSignIn.EgWelcome": 2,
+        "EgSignIn.EgAccount.EgLogin": 1,
+        "EgSignIn.EgAccount.EgRegister": 1,
+        "EgSignIn.EgAccount.EgForgot.EgEmail": 2,
+        "EgSignIn.EgAccount.EgForgot.EgCode": 1,
+        "EgSignIn.EgDone": 0,
+    }
+    # EgLoopA always re-enters itself: the end is out of reach, so there is no count.
     assert remaining(EgLoop) == {"EgLoop.EgLoopA": None, "EgLoop.EgLoopB": None}
 
 

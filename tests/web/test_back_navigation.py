@@ -119,8 +119,12 @@ def test_skip_on_back_actions_are_left_out_of_the_back_trail(client):
     record = stored(walker.task_id)
     assert record["hist"] == ["TrailFlow.TrailFirst"]
     assert walker.response.context["flows_back_url"] == f"/extra/trail/first/?_t={walker.task_id}"
-    trail = [step.name for step in walker.response.context["flow"].progress.trail]
-    assert trail == ["TrailFlow.TrailFirst"]
+    # The progress trail shows the skipped page, walked, with no URL to go back to
+    trail = [(step.name, step.url) for step in walker.response.context["flow"].progress.trail]
+    assert trail == [
+        ("TrailFlow.TrailFirst", f"/extra/trail/first/?_t={walker.task_id}"),
+        ("TrailFlow.TrailBounce", None),
+    ]
     # and the skipped page cannot be gone back to
     response = client.get(f"/extra/trail/bounce/?_t={walker.task_id}")
     assert response.status_code == 302
@@ -218,7 +222,7 @@ def test_data_form_valid_refuses_is_not_kept_as_the_steps_answers(client, shoppe
 
 
 @pytest.mark.urls("tests.web.urls_extra")
-def test_a_skip_on_back_step_still_counts_in_progress_until_going_back_before_it(client):
+def test_a_skip_on_back_step_is_on_the_progress_trail_until_going_back_before_it(client):
     walker = Walker(client, entry="/extra/trail/").start()
     assert walker.response.context["flow"].progress.step == 1
     walker.post({})
@@ -226,12 +230,40 @@ def test_a_skip_on_back_step_still_counts_in_progress_until_going_back_before_it
     walker.post({})
     assert walker.path == "/extra/trail/last/"
     progress = walker.response.context["flow"].progress
-    assert (progress.step, progress.total) == (3, 3)  # first, bounce (off the trail), last
-    assert [step.name for step in progress.trail] == ["TrailFlow.TrailFirst"]
+    assert (progress.step, progress.total) == (3, 3)  # first, bounce (off the back trail), last
+    assert [step.name for step in progress.trail] == ["TrailFlow.TrailFirst", "TrailFlow.TrailBounce"]
 
     page = client.get(f"/extra/trail/first/?_t={walker.task_id}")  # back before the skipped step
     assert page.context["flow"].progress.step == 1
-    assert stored(walker.task_id)["skp"] == []
+    assert stored(walker.task_id)["off"] == []
     walker.url = f"/extra/trail/first/?_t={walker.task_id}"
     walker.post({})
     assert walker.response.context["flow"].progress.step == 2
+
+
+def test_a_page_left_by_its_link_stays_on_the_back_trail_but_off_the_progress_trail(client, shopper):
+    walker = Walker(client).start()
+    walk_to_payment(walker)
+    walker.post({"method": "new"})
+    assert walker.path == "/buy/pay/new/card/"
+    card = walker.url
+    assert b"Step 4 of 5" in walker.response.content
+    walker.follow_link("link-bank")  # "pay from a bank account instead": the card page was not answered
+    assert walker.path == "/buy/pay/new/bank/details/"
+    flow = walker.response.context["flow"]
+    assert [step.name for step in flow.progress.trail] == [ITEM, ACCOUNT, SAVED]
+    assert (flow.progress.step, flow.progress.total) == (4, 6)
+    assert walker.response.context["flows_back_url"] == card
+    walker.post({"iban": "GB82WEST12345698765432"})
+    flow = walker.response.context["flow"]
+    assert [step.title for step in flow.progress.trail] == [
+        "Choose item",
+        "Login or register",
+        "Saved method",
+        "Bank details",
+    ]
+    assert (flow.progress.step, flow.progress.total) == (5, 6)
+    # Back to the card page: it is current again, and the trail is what was walked before it.
+    page = walker.get(card)
+    assert [step.name for step in page.context["flow"].progress.trail] == [ITEM, ACCOUNT, SAVED]
+    assert stored(walker.task_id)["lnk"] == []

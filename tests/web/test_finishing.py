@@ -62,3 +62,51 @@ def test_in_debug_the_developer_sees_the_error_and_its_hint(client, nowhere_urls
     walker.post({})
     with pytest.raises(FinishError, match="on_complete_url"):
         client.post(walker.url, {"_t": walker.task_id})
+
+
+# -- an on-complete URL worked out as the task finishes ----------------------------------------
+
+ASKED: list[tuple[str, dict]] = []
+
+
+def _receipt_url(request, task_id, state):
+    """Names what the journey made: here, the state its last step wrote."""
+    ASKED.append((task_id, dict(state)))
+    return f"/receipt/{task_id[:6]}/" if state.get("sent") else ""
+
+
+@pytest.fixture
+def receipt_urls(settings):
+    ASKED.clear()
+    with registry.isolated():
+        handler = FlowHandler(app_namespace="receipt", on_complete_url=_receipt_url)
+        handler.register_entry_point(NowhereFlow)
+        urlconf = types.ModuleType("receipt_urls")
+        urlconf.urlpatterns = [path("receipt-flow/", include(handler.urls))]  # type: ignore[attr-defined]
+        settings.ROOT_URLCONF = urlconf
+        yield
+
+
+@pytest.mark.django_db
+def test_a_callable_on_complete_url_is_asked_after_the_last_step_and_kept_for_the_finished_page(client, receipt_urls):
+    walker = Walker(client, entry="/receipt-flow/").start()
+    walker.post({})
+    assert ASKED == []  # only when the task finishes
+    response = client.post(walker.url, {"_t": walker.task_id})
+    assert response.status_code == 302
+    assert response["Location"] == f"/receipt/{walker.task_id[:6]}/"
+    assert ASKED == [(walker.task_id, {"sent": True})]
+    # The finished task's page links to the same place.
+    again = client.post(walker.url, {"_t": walker.task_id})
+    assert again.status_code == 410
+    assert f'href="/receipt/{walker.task_id[:6]}/"' in again.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_callable_that_returns_no_url_is_a_finish_error_naming_it(client, receipt_urls, settings, monkeypatch):
+    settings.DEBUG = True
+    monkeypatch.setattr(NowhereStep, "form_valid", lambda self, form: COMPLETE)  # writes no "sent"
+    walker = Walker(client, entry="/receipt-flow/").start()
+    walker.post({})
+    with pytest.raises(FinishError, match="_receipt_url"):
+        client.post(walker.url, {"_t": walker.task_id})
