@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from flowmachine.codec import UnencodableValue, packb, unpackb
+from flowmachine.codec import CURRENT, UnencodableValue, packb, unpackb
 from flowmachine.conf import flow_settings
 from flowmachine.exceptions import (
     ConflictError,
@@ -100,8 +100,71 @@ COMPRESSED_MARK = b"\xc1"
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Whether *a* and *b* encode alike (cheap equality first)."""
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b) and packb(a) == packb(b)
+    except (UnencodableValue, TypeError, ValueError):
+        return False
+
+
+def compact_journal(record: dict[str, Any]) -> dict[str, Any]:
+    """*record* whose journal entry that last set each key, when that value is still the state's,
+    holds :data:`~flowmachine.codec.CURRENT` instead of a second copy (undone by :func:`resolve_journal`)."""
+    if not isinstance(record, dict):
+        return record
+    journal, data = record.get("jrnl"), record.get("data")
+    if not isinstance(journal, list) or not isinstance(data, dict) or not data:
+        return record
+    seen: set[Any] = set()
+    compacted = list(journal)
+    for i in range(len(journal) - 1, -1, -1):
+        entry = journal[i]
+        if not isinstance(entry, list) or len(entry) < 4 or not isinstance(entry[3], dict):
+            continue
+        sets = entry[3]
+        replaced = None
+        for key, value in sets.items():
+            if key in seen:
+                continue
+            seen.add(key)
+            if key in data and _same(value, data[key]):
+                replaced = replaced if replaced is not None else dict(sets)
+                replaced[key] = CURRENT
+        if replaced is not None:
+            compacted[i] = [*entry[:3], replaced, *entry[4:]]
+        if len(entry) > 4 and isinstance(entry[4], list):
+            seen.update(entry[4])  # a later deletion: an earlier set is not the current value
+        if len(seen) >= len(data) and all(key in seen for key in data):
+            break
+    if compacted == journal:
+        return record
+    return {**record, "jrnl": compacted}
+
+
+def resolve_journal(record: dict[str, Any]) -> None:
+    """Put the state's values back where :func:`compact_journal` left :data:`~flowmachine.codec.CURRENT`."""
+    journal, data = record.get("jrnl"), record.get("data")
+    if not isinstance(journal, list):
+        return
+    for entry in journal:
+        if isinstance(entry, list) and len(entry) > 3 and isinstance(entry[3], dict):
+            sets = entry[3]
+            for key, value in sets.items():
+                if value is CURRENT:
+                    if not isinstance(data, dict) or key not in data:
+                        raise CorruptStateError(f"Task record's journal refers to state key {key!r}, which it lacks.")
+                    sets[key] = unpackb(packb(data[key]))  # a copy: later changes to the state do not reach it
+
+
 def encode_record(record: dict[str, Any]) -> bytes:
-    """Encode a task record with msgpack (zlib-compressed when large); name the offending state key on failure."""
+    """Encode a task record with msgpack (zlib-compressed when large); name the offending state key on failure.
+
+    The journal does not repeat the state: see :func:`compact_journal`.
+    """
+    record = compact_journal(record)
     try:
         raw = packb(record)
     except UnencodableValue as exc:
@@ -168,6 +231,7 @@ def decode_record(raw: bytes) -> dict[str, Any]:
         raise CorruptStateError("Task record has no version: it was not written by flowmachine.")
     if _too_deep(record, MAX_DEPTH):
         raise CorruptStateError(f"Task record nests lists and dicts more than {MAX_DEPTH} deep.")
+    resolve_journal(record)
     return record
 
 

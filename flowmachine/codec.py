@@ -31,6 +31,8 @@ code  type                      payload
 11    ``int`` beyond 64 bits    its decimal digits, ASCII
 12    kept file                 msgpack ``[storage, name in it, file name, size,
                                 content type]``: a :class:`flowmachine.files.KeptFile`
+13    :data:`CURRENT`           empty: in a record's journal, "the value the state holds
+                                now" (the record codec writes and resolves it)
 -1    msgpack Timestamp         read only (written by earlier releases for aware
                                 datetimes): an aware ``datetime`` in UTC
 ====  ========================  =========================================================
@@ -95,6 +97,7 @@ __all__ = [
     "UnencodableValue",
     "is_loaded",
     "json_default",
+    "CURRENT",
     "packb",
     "reference_of",
     "unpackb",
@@ -114,7 +117,18 @@ EXT = {
     "model": 10,
     "bigint": 11,
     "file": 12,
+    "current": 13,
 }
+class _Current:
+    """The type of :data:`CURRENT`."""
+
+    def __repr__(self) -> str:
+        return "CURRENT"
+
+
+#: Stands for "the state's current value of this key" in a stored journal entry (never in a state).
+CURRENT = _Current()
+
 #: Integers beyond 64 bits are kept up to this many digits.
 MAX_INT_DIGITS = 1000
 #: Extension values nest (a tuple of sets of tuples) at most this deep when read.
@@ -211,6 +225,7 @@ _WRITERS: list[tuple[type, Callable[[Any], Any]]] = [
     (Model, _model),
     (QuerySet, list),
     (KeptFile, lambda v: _ext("file", packb(v.reference()))),
+    (_Current, lambda v: _ext("current", b"")),
 ]
 _EXACT = dict(_WRITERS)
 
@@ -314,6 +329,7 @@ _READERS: dict[int, Callable[[_Decoder, bytes], Any]] = {
     EXT["model"]: _read_reference,
     EXT["bigint"]: _bigint,
     EXT["file"]: _file,
+    EXT["current"]: lambda d, data: CURRENT,
 }
 
 

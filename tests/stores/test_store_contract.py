@@ -558,3 +558,23 @@ def test_caches_built_from_settings_are_rebuilt_when_those_settings_change() -> 
         assert get_store("flowmachine.backends.tmpfile") is not first
     with override_settings(FLOWS_REDIS_URL=settings.REDIS_URL):
         assert redis_store.get_pool(settings.REDIS_URL) is not pool
+
+
+def test_the_journal_does_not_count_the_state_twice(store):
+    """A value the state still holds is stored once: the journal entry that set it refers to it."""
+    from flowmachine.backends.base import encode_record
+
+    big = "x" * 40_000  # twice that would be over FLOWS_MAX_STATE_BYTES (64 KiB)
+    record = {
+        "version": 1,
+        "flow": "F",
+        "pos": "F.A",
+        "data": {"note": big, "n": 2},
+        "jrnl": [[1, "start", "A"], [2, "complete", "B", {"note": big, "n": 1}], [3, "data", "B", {"n": 2}]],
+    }
+    encode_record(record)  # no StateTooLargeError: the limit counts the note once
+    store.put_state("t" * 32, record)
+    back = store.get_state("t" * 32)
+    assert back["jrnl"][1][3] == {"note": big, "n": 1}  # resolved, and the older n stays as it was
+    back["data"]["note"] = "changed"
+    assert back["jrnl"][1][3]["note"] == big  # a copy, not the state's value
