@@ -94,12 +94,16 @@ def keep_uploads(task: Task) -> None:
         if new is not value:
             state[key] = new
     for answers in task.record.answers.values():
-        for name, value in list(answers.items()):
-            if isinstance(value, UploadedFile):
-                if id(value) in kept:
-                    answers[name] = kept[id(value)]
-                else:
-                    del answers[name]
+        # A form's answers are a dict; a formset's, a list of rows (dicts).
+        for row in answers if isinstance(answers, list) else [answers]:
+            if not isinstance(row, dict):
+                continue
+            for name, value in list(row.items()):
+                if isinstance(value, UploadedFile):
+                    if id(value) in kept:
+                        row[name] = kept[id(value)]
+                    else:
+                        del row[name]
 
 
 def _replace(task: Task, value: Any, kept: dict[int, KeptFile], depth: int) -> Any:
