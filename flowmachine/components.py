@@ -351,7 +351,7 @@ class Action(FlowComponent, FormView):  # type: ignore[type-arg]
         kwargs.pop("files", None)
         form_class = self.get_form_class()
         if _is_formset(form_class):
-            return self.task.formset_for(self.place, form_class, kwargs, shown=True)  # type: ignore[no-any-return]
+            return self.task.formset_for(self.place, form_class, kwargs, shown=True)
         return form_class(**kwargs)
 
     @property

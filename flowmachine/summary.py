@@ -120,7 +120,7 @@ def form_rows(form: Any, remembered: Any, sensitive: Iterable[str] = ()) -> list
 
 def _formset_rows(formset: BaseFormSet[Any], rows: list[Any], sensitive: Iterable[str]) -> list[AnswerRow]:
     if not rows:
-        return [AnswerRow(formset.prefix, "", gettext("None"))]
+        return [AnswerRow(str(formset.prefix), "", gettext("None"))]
     template = formset.empty_form
     lines = []
     for number, row in enumerate(rows, 1):

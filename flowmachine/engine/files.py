@@ -139,11 +139,11 @@ def _save(task: Task, upload: UploadedFile) -> KeptFile:  # type: ignore[type-ar
     return kept
 
 
-def remember(answers: dict[str, Any] | None, form: Any) -> None:
+def remember(answers: dict[str, Any] | list[Any] | None, form: Any) -> None:
     """Remember a file field's answer (an upload, or the file kept before) to show it on Back;
-    :func:`keep_uploads` keeps it only if the state keeps it too."""
+    :func:`keep_uploads` keeps it only if the state keeps it too. (A formset's rows keep no file.)"""
     cleaned = getattr(form, "cleaned_data", None)
-    if answers is None or not isinstance(cleaned, dict):
+    if not isinstance(answers, dict) or not isinstance(cleaned, dict):
         return
     for name, field in getattr(form, "fields", {}).items():
         value = cleaned.get(name)
