@@ -5,7 +5,8 @@
 #   make docs    build the documentation into docs/_build/html (warnings are errors)
 #   make demo    create .venv if needed, install the project with its redis and
 #                diagrams extras, migrate, seed (prints the demo user and password) and serve the
-#                demo shop on http://127.0.0.1:$(PORT)/ (FLOWS_DEMO_STORE=redis: Redis store)
+#                demo shop and insurance claim on http://127.0.0.1:$(PORT)/ (FLOWS_DEMO_STORE=redis:
+#                Redis store; uploads under demo/files/)
 #
 # Variables: PYTHON (interpreter that creates .venv, 3.10+; default python3),
 # PORT (demo port; default 8000), PYTEST_ARGS (extra pytest arguments).
@@ -25,8 +26,8 @@ STAMP := $(VENV)/.flowmachine-installed
 
 help:
 	@echo "make test    run the test suite on SQLite and PostgreSQL (creates .venv)"
-	@echo "make demo    serve the demo shop on http://127.0.0.1:$(PORT)/ (creates .venv)"
-	@echo "make clean   remove .venv, build artefacts and the demo database"
+	@echo "make demo    serve the demo (shop and insurance claim) on http://127.0.0.1:$(PORT)/ (creates .venv)"
+	@echo "make clean   remove .venv, build artefacts, the demo database and its files"
 
 $(BIN)/python:
 	@if [ -e $(VENV) ] && [ ! -d $(VENV) ]; then echo "error: $(VENV) is a file, not a virtual environment; remove it" >&2; exit 1; fi
@@ -89,4 +90,4 @@ demo: $(DEMO_STAMP)
 	$(BIN)/python demo/manage.py runserver 127.0.0.1:$(PORT)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache demo/db.sqlite3
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache demo/db.sqlite3 demo/files

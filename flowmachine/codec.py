@@ -119,6 +119,8 @@ EXT = {
     "file": 12,
     "current": 13,
 }
+
+
 class _Current:
     """The type of :data:`CURRENT`."""
 

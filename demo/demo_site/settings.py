@@ -15,8 +15,13 @@ Environment variables:
     Prefix of the demo's task keys in Redis; default ``flowmachine-demo:task:``.
 ``FLOWS_DEMO_DB``
     Path of the SQLite database file; default ``demo/db.sqlite3``.
+``FLOWS_DEMO_FILES``
+    Folder of the demo's files; default ``demo/files``. ``media/`` in it is
+    MEDIA_ROOT (the claims' own documents); ``journeys/`` is the private
+    storage where a claim journey keeps its upload until it ends
+    (``FLOWS_FILE_STORAGE``), outside MEDIA_ROOT and never served.
 ``FLOWS_DEMO_IDLE_TIMEOUT``
-    Seconds a checkout may stay unused before it expires; default 1800.
+    Seconds a checkout or a claim may stay unused before it expires; default 1800.
 """
 
 import os
@@ -36,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "shop",  # before flowmachine: its flowmachine/error.html overrides the library's
+    "claims",
     "flowmachine",
 ]
 
@@ -79,6 +85,20 @@ DATABASES = {
     }
 }
 
+# The claims' documents (Claim.document) go to MEDIA_ROOT; the files a claim journey keeps
+# until it ends go to the private "journeys" storage beside it, which nothing serves.
+FILES_DIR = Path(os.environ.get("FLOWS_DEMO_FILES") or BASE_DIR / "files")
+MEDIA_ROOT = FILES_DIR / "media"
+MEDIA_URL = "/media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "journeys": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": FILES_DIR / "journeys", "base_url": None},
+    },
+}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -117,6 +137,9 @@ elif FLOWS_DEMO_STORE == "redis":
     FLOWS_REDIS_KEY_PREFIX = os.environ.get("FLOWS_DEMO_REDIS_PREFIX", "flowmachine-demo:task:")
 else:
     raise ImproperlyConfigured(f"FLOWS_DEMO_STORE must be 'db' or 'redis', not {FLOWS_DEMO_STORE!r}.")
+
+# Uploads a journey keeps (the claim's document) live in the private storage until it ends.
+FLOWS_FILE_STORAGE = "journeys"
 
 FLOWS_TASK_IDLE_TIMEOUT = int(os.environ.get("FLOWS_DEMO_IDLE_TIMEOUT", "1800"))
 

@@ -94,14 +94,16 @@ def keep_uploads(task: Task) -> None:
         if new is not value:
             state[key] = new
     for answers in task.record.answers.values():
-        if not isinstance(answers, dict):
-            continue  # a formset step's rows: no file fields are remembered there
-        for name, value in list(answers.items()):
-            if isinstance(value, UploadedFile):
-                if id(value) in kept:
-                    answers[name] = kept[id(value)]
-                else:
-                    del answers[name]
+        # A form's answers are a dict; a formset's, a list of rows (dicts).
+        for row in answers if isinstance(answers, list) else [answers]:
+            if not isinstance(row, dict):
+                continue
+            for name, value in list(row.items()):
+                if isinstance(value, UploadedFile):
+                    if id(value) in kept:
+                        row[name] = kept[id(value)]
+                    else:
+                        del row[name]
 
 
 def _replace(task: Task, value: Any, kept: dict[int, KeptFile], depth: int) -> Any:
@@ -137,9 +139,9 @@ def _save(task: Task, upload: UploadedFile) -> KeptFile:  # type: ignore[type-ar
     return kept
 
 
-def remember(answers: Any, form: Any) -> None:
+def remember(answers: dict[str, Any] | list[Any] | None, form: Any) -> None:
     """Remember a file field's answer (an upload, or the file kept before) to show it on Back;
-    :func:`keep_uploads` keeps it only if the state keeps it too."""
+    :func:`keep_uploads` keeps it only if the state keeps it too. (A formset's rows keep no file.)"""
     cleaned = getattr(form, "cleaned_data", None)
     if not isinstance(answers, dict) or not isinstance(cleaned, dict):
         return

@@ -84,8 +84,8 @@ def _errors_of(form: Any) -> list[str] | dict[str, list[str]]:
     """*form*'s errors as ``send_to(..., with_errors=)`` takes them (a formset's: numbered messages)."""
     if isinstance(form, BaseFormSet):
         messages = [str(m) for m in form.non_form_errors()]
-        row: Any
-        for number, row in enumerate(form.errors, 1):
+        rows: list[Any] = list(form.errors)  # one ErrorDict per row
+        for number, row in enumerate(rows, 1):
             messages += [f"{number}. {m}" for row_messages in row.values() for m in row_messages]
         return messages
     return {name: [str(m) for m in messages] for name, messages in form.errors.items()}

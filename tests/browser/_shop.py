@@ -61,6 +61,9 @@ USERS = {
         "redis-tabs",
         "redis-expiry",
         "sign-out",
+        "claim-replace",
+        "claim-injury",
+        "claim-redis",
     ]
 }
 
@@ -96,6 +99,23 @@ class DemoDatabase:
             )
         ]
 
+    def claims(self, username: str) -> list[dict[str, Any]]:
+        """The user's claims, oldest first, each with its witnesses' names."""
+        rows = self.rows(
+            "SELECT c.id, c.incident_date, c.description, c.injured, c.injury, c.document, c.document_name,"
+            " c.document_kind, c.task_id FROM claims_claim c JOIN auth_user u ON u.id = c.user_id"
+            " WHERE u.username = ? ORDER BY c.id",
+            username,
+        )
+        keys = ("id", "day", "what", "injured", "injury", "document", "document_name", "kind", "task_id")
+        claims = [dict(zip(keys, row)) for row in rows]
+        for claim in claims:
+            claim["witnesses"] = [
+                name
+                for (name,) in self.rows("SELECT name FROM claims_witness WHERE claim_id = ? ORDER BY id", claim["id"])
+            ]
+        return claims
+
     def task_state(self, task_id: str) -> dict[str, Any] | None:
         """The ``state`` of a task kept by the database store (None when there is no record)."""
         rows = self.rows("SELECT data FROM flowmachine_taskrecord WHERE task_id = ?", task_id)
@@ -121,6 +141,8 @@ class DemoServer:
     process: subprocess.Popen
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    #: The demo's FLOWS_DEMO_FILES folder: ``media/`` (MEDIA_ROOT) and ``journeys/`` (the kept uploads).
+    files: Path = Path()
     redis: Any = None
 
 

@@ -1,8 +1,10 @@
-"""Fixtures of the browser tests: the real demo shop served from a subprocess, and Chromium.
+"""Fixtures of the browser tests: the real demo (shop and claim) served from a subprocess, and Chromium.
 
 The demo runs with its own settings (``demo_site.settings``) on a fresh SQLite
 file per test session, migrated and seeded, whatever database the rest of the
-suite uses. Tests read results straight from that file (:class:`DemoDatabase`).
+suite uses, and a fresh files folder (``FLOWS_DEMO_FILES``: the claims'
+documents in ``media/``, the journeys' kept uploads in ``journeys/``). Tests
+read results straight from that file (:class:`DemoDatabase`) and that folder.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def _demo_env(db_path: Path, extra: dict[str, str]) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="demo_site.settings",
         FLOWS_DEMO_DB=str(db_path),
+        FLOWS_DEMO_FILES=str(db_path.parent / "files"),
         # Cheap password hashing: the tests log in often; the demo's own default is Django's.
         FLOWS_DEMO_FAST_PASSWORDS="1",
         PYTHONUNBUFFERED="1",
@@ -96,7 +99,9 @@ def start_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        server = DemoServer(f"http://127.0.0.1:{port}", DemoDatabase(db_path), process, workdir / "server.log", extra)
+        server = DemoServer(
+            f"http://127.0.0.1:{port}", DemoDatabase(db_path), process, workdir / "server.log", extra, workdir / "files"
+        )
         servers.append(server)
         deadline = time.monotonic() + 60
         while True:

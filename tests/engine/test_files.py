@@ -70,6 +70,26 @@ class Documents(Scaffold):
     action_set = [Upload, Details, File]
 
 
+class ListForm(forms.Form):
+    name = forms.CharField()
+
+
+class Listed(Action):
+    """A formset step before the upload: its remembered answers are a list of rows."""
+
+    template_name = "claim/step.html"
+    form_class = forms.formset_factory(ListForm, extra=1)
+
+    def form_valid(self, form):
+        self.state["names"] = [row["name"] for row in form.cleaned_data if row]
+        return COMPLETE
+
+
+class ListThenUpload(Scaffold):
+    transition = Linear
+    action_set = [Listed, Upload, File]
+
+
 @pytest.fixture(params=["db", "redis"])
 def documents(request, settings, tmp_path):
     """The flow at /docs/, files kept in a temporary folder, on the database store or the Redis store."""
@@ -95,8 +115,13 @@ def documents(request, settings, tmp_path):
     with registry.isolated():
         handler = FlowHandler(app_namespace="docs", on_complete_url="/sent/")
         handler.register_entry_point(Documents)
+        listed = FlowHandler(app_namespace="listed", on_complete_url="/sent/")
+        listed.register_entry_point(ListThenUpload)
         urlconf = types.ModuleType("docs_urls")
-        urlconf.urlpatterns = [path("docs/", include(handler.urls))]  # type: ignore[attr-defined]
+        urlconf.urlpatterns = [  # type: ignore[attr-defined]
+            path("docs/", include(handler.urls)),
+            path("listed/", include(listed.urls)),
+        ]
         settings.ROOT_URLCONF = urlconf
         yield tmp_path / "kept"
 
@@ -179,6 +204,19 @@ def test_a_request_refused_after_the_upload_keeps_no_file(client, documents, the
     assert kept_files(documents) == [first]  # the new file is gone, the one the task holds is not
     assert walker.flow.state["document"].read() == PHOTO
     assert TaskFile.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_after_a_formset_step_is_kept(client, documents):
+    walker = Walker(client, entry="/listed/").start()
+    walker.post({"form-TOTAL_FORMS": "2", "form-INITIAL_FORMS": "0", "form-0-name": "Ann"})
+    upload(walker)  # the formset's remembered rows are a list, not a dict of answers
+    (stored,) = kept_files(documents)
+    assert walker.flow.state["names"] == ["Ann"]
+    assert walker.flow.state["document"].read() == PHOTO == stored.read_bytes()
+    walker.post({})
+    assert walker.flow.finished and kept_files(documents) == []
+    assert Evidence.objects.get().document.read() == PHOTO
 
 
 @pytest.mark.django_db(transaction=True)
