@@ -23,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
+import os
+import posixpath
 import secrets
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -194,6 +196,7 @@ def settle(task: Task, alias: str) -> None:
 
 
 def _delete(files: list[KeptFile], reason: str) -> None:
+    folders: set[tuple[str, str]] = set()
     for kept in files:
         try:
             kept.storage.delete(kept.path)
@@ -201,6 +204,19 @@ def _delete(files: list[KeptFile], reason: str) -> None:
             logger.warning("Kept file %s not deleted (%s): %s", kept.path, reason, exc)
         else:
             logger.debug("Kept file %s deleted: %s", kept.path, reason)
+            folders.add((kept.storage_name, posixpath.dirname(kept.path)))
+    for storage_name, name in folders:
+        _remove_if_empty(storage_name, name)
+
+
+def _remove_if_empty(storage_name: str, name: str) -> None:
+    """Remove a task's folder once it holds no file, where the storage has folders on disk."""
+    try:
+        where = storages[storage_name].path(name)
+    except Exception:  # a storage without local paths (NotImplementedError: a bucket has no folders)
+        return
+    with contextlib.suppress(OSError):  # not empty (another file of the task), or already gone
+        os.rmdir(where)
 
 
 def sweep(store: BaseStateStore, *, alias: str, dry_run: bool = False, batch_size: int = 1000) -> int:

@@ -183,6 +183,7 @@ def test_finishing_copies_the_file_into_the_model_and_deletes_the_kept_copy(clie
     assert (tmp_path / "media" / evidence.document.name).exists()
     assert kept_files(documents) == []
     assert not TaskFile.objects.exists()
+    assert not (documents / folder(walker.task_id)).exists()  # nor its empty folder
 
 
 @pytest.mark.django_db(transaction=True)
