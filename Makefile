@@ -36,7 +36,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,docs,lint]"
+	$(BIN)/python -m pip install --quiet -e ".[test,docs,lint,bench]"
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -289,6 +289,10 @@ class BaseStateStore:
     #: True when :meth:`get_state_for` refreshes the owner's expiry itself, so a page view
     #: never needs a :meth:`touch` (and its round trip) to keep the task alive.
     owner_reads_refresh: bool = False
+    #: True when the records are rows of :attr:`db_alias`'s database, so removing one (the
+    #: session's oldest task, over ``FLOWS_MAX_TASKS_PER_SESSION``) belongs in the request's
+    #: transaction; other stores' requests leave the database alone where they can.
+    in_database: bool = False
 
     @property
     def db_alias(self) -> str | None:

@@ -3,7 +3,8 @@
 Works on every database Django supports; SQLite and PostgreSQL are tested.
 A read inside a transaction locks the row (``SELECT ... FOR UPDATE`` where the
 database supports it) and a write is a single conditional ``UPDATE`` on the
-version read, so a step costs at most two queries. Those two statements are
+version read (the first, a single ``INSERT ... ON CONFLICT`` where the database
+has it), so a step costs at most two queries. Those two statements are
 built once per database and run on a cursor, without the ORM's compiler.
 """
 
@@ -65,10 +66,10 @@ def _sqlite_write_lock_needed(connection: Any) -> bool:
 
 
 def _sql(connection: Any, kind: str) -> str:
-    """The read or write of a request, as SQL built once per database connection alias.
+    """A statement of a request (read, locked read, first insert, update, delete), built once per alias.
 
-    A request makes these two statements and nothing else on the table, so they
-    skip the ORM's query compiler, as Django's database cache backend does.
+    A request makes these and nothing else on the table, so they skip the ORM's
+    query compiler, as Django's database cache backend does.
     """
     key = (connection.alias, kind)
     if key not in _STATEMENTS:
@@ -79,6 +80,18 @@ def _sql(connection: Any, kind: str) -> str:
             assigned = ", ".join(f"{qn(name)} = %s" for name in names)
             # Only quoted names of the model's own columns are formatted in; values are parameters.
             sql = f"UPDATE {table} SET {assigned} WHERE {qn('task_id')} = %s AND {qn('version')} = %s"  # noqa: S608
+        elif kind == "delete":
+            sql = f"DELETE FROM {table} WHERE {qn('task_id')} = %s"  # noqa: S608
+        elif kind == "insert":
+            # The first record in one statement: a new row, or over a row left idle past the timeout
+            # (the admin's "expire"); a live row of the same id is left alone (no row counted).
+            inserted = ("task_id", "version", "data", "created", "accessed", "flow", "position", "user_id")
+            columns = ", ".join(qn(name) for name in inserted)
+            replaced = ", ".join(f"{qn(name)} = excluded.{qn(name)}" for name in inserted[1:])
+            sql = (
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(inserted))}) "  # noqa: S608
+                f"ON CONFLICT ({qn('task_id')}) DO UPDATE SET {replaced} WHERE {table}.{qn('accessed')} < %s"
+            )
         elif kind == "select_locked" and _sqlite_write_lock_needed(connection):
             # SQLite locks the whole database, and a transaction that only read cannot wait for
             # another's write lock: two POSTs on one task would both read, then one would fail at
@@ -110,6 +123,7 @@ class StateStore(BaseStateStore):
     """Task records in the database, through the ``TaskRecord`` model."""
 
     atomic_versions = True
+    in_database = True
 
     def __init__(self, using: str | None = None) -> None:
         self.using = using
@@ -164,7 +178,22 @@ class StateStore(BaseStateStore):
             raise ConflictError(f"Task {task_id[:8]}… changed since it was read (version {version - 1}).")
 
     def _create(self, db: str, task_id: str, version: int, raw: bytes, now: Any, columns: dict[str, str]) -> None:
-        """Insert the first record; an expired row of the same id (the admin's "expire") is replaced."""
+        """Insert the first record; an expired row of the same id (the admin's "expire") is replaced.
+
+        One statement where the database has ``INSERT ... ON CONFLICT ... DO UPDATE ... WHERE``
+        (PostgreSQL, SQLite 3.24+); elsewhere an insert in a savepoint, then an update of an expired row.
+        """
+        connection = connections[db]
+        cutoff = now - timedelta(seconds=self.idle_timeout)
+        if connection.features.supports_update_conflicts_with_target:
+            data = TaskRecord._meta.get_field("data").get_db_prep_value(raw, connection)
+            stamp = connection.ops.adapt_datetimefield_value(now)
+            values = [task_id, version, data, stamp, stamp, columns["flow"], columns["position"], columns["user_id"]]
+            with connection.cursor() as cursor:
+                cursor.execute(_sql(connection, "insert"), [*values, connection.ops.adapt_datetimefield_value(cutoff)])
+                if cursor.rowcount != 1:
+                    raise ConflictError(f"Task {task_id[:8]}… already exists.")
+            return
         fields = {"version": version, "data": raw, "created": now, "accessed": now, **columns}
         try:
             with transaction.atomic(using=db):
@@ -172,13 +201,14 @@ class StateStore(BaseStateStore):
             return
         except IntegrityError:
             pass
-        cutoff = now - timedelta(seconds=self.idle_timeout)
         if not TaskRecord.objects.using(db).filter(task_id=task_id, accessed__lt=cutoff).update(**fields):
             raise ConflictError(f"Task {task_id[:8]}… already exists.")
 
     def delete_state(self, task_id: str) -> None:
+        connection = connections[self._db()]
         try:
-            TaskRecord.objects.using(self._db()).filter(task_id=task_id).delete()
+            with connection.cursor() as cursor:  # one statement: no collector, no transaction of its own
+                cursor.execute(_sql(connection, "delete"), [task_id])
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"The task database is unavailable: {exc}") from exc
 

@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "FLOWS_TASK_IDLE_TIMEOUT": 20 * 60,
     "FLOWS_TASK_ID_PARAM": "_t",
     "FLOWS_TASK_BINDER": "flowmachine.binding.session_binder",
+    "FLOWS_BINDER_COOKIE_AGE": 300,
     "FLOWS_REDIS_URL": None,
     "FLOWS_REDIS_STATE_STORE_HOST": "localhost",
     "FLOWS_REDIS_STATE_STORE_PORT": 6379,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import SESSION_KEY as AUTH_SESSION_KEY
 from django.http import HttpRequest
+from django.utils.functional import LazyObject, empty
 
 from flowmachine import registry, signals
 from flowmachine.engine import funnel
@@ -23,12 +25,31 @@ Counts = list[tuple[str, str]]
 
 def before_save(request: HttpRequest | None, task: Task) -> Counts:
     """Note the logged-in user and the funnel counts of this request in the record."""
-    user = getattr(request, "user", None)
-    if user is not None and getattr(user, "is_authenticated", False):
-        task.record.user = str(user.pk)
+    user = known_user(request)
+    if user is not None:
+        task.record.user = user
     if not funnel.enabled() or not task.events:
         return []
     return _first_counts(task)
+
+
+def known_user(request: HttpRequest | None) -> str | None:
+    """The primary key of the request's logged-in user, if the request knows it without a query (else None).
+
+    It does once ``request.user`` was looked at (or set by ``login()``), or
+    once the session was loaded. A step that does neither keeps the user
+    noted before: noting it must not cost a session read per step.
+    """
+    user = getattr(request, "user", None)
+    if isinstance(user, LazyObject) and user._wrapped is empty:
+        session = getattr(request, "session", None)
+        if session is None or not session.accessed:
+            return None
+        pk = session.get(AUTH_SESSION_KEY)
+        return str(pk) if pk else None
+    if user is not None and getattr(user, "is_authenticated", False):
+        return str(user.pk)
+    return None
 
 
 def _first_counts(task: Task) -> Counts:

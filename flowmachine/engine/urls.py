@@ -7,7 +7,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from django.core.signing import Signer
-from django.urls import reverse
+from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
 from django.utils.crypto import constant_time_compare
 
 from flowmachine.conf import flow_settings
@@ -32,6 +32,28 @@ VERSION_PARAM = "_v"
 SIGNATURE_PARAM = "_s"
 
 _SALT = "flowmachine.jump-link"
+
+#: Paths reversed before, by URLconf, script prefix, URL name and path values: a step's
+#: URL is reversed on nearly every request, the same few paths again and again.
+_PATHS: dict[tuple[Any, ...], str] = {}
+_MAX_PATHS = 10_000
+
+
+def reverse_path(name: str, kwargs: dict[str, str]) -> str:
+    """``reverse(name, kwargs=kwargs)``, remembered for the URL resolver and script prefix in force.
+
+    Keyed by the resolver itself, which Django builds anew when the URLconf
+    changes or ``clear_url_caches()`` is called, so a changed URLconf is never
+    answered from memory.
+    """
+    key = (get_resolver(get_urlconf()), get_script_prefix(), name, *sorted(kwargs.items()))
+    path = _PATHS.get(key)
+    if path is None:
+        path = reverse(name, kwargs=kwargs or None)
+        if len(_PATHS) >= _MAX_PATHS:
+            _PATHS.clear()
+        _PATHS[key] = path
+    return path
 
 
 def jump_signature(task_id: str, source: str, target: str) -> str:
@@ -84,7 +106,7 @@ class TaskUrls:
     def _reverse(self, place: Place) -> str:
         name = f"{self.task.namespace}:{place.url_name}" if self.task.namespace else place.url_name
         kwargs = {k: v for k, v in self.task.url_kwargs.items() if k in place.url_kwargs}
-        return reverse(name, kwargs=kwargs or None)
+        return reverse_path(name, kwargs)
 
     def url_for(self, place: Place, query: dict[str, Any] | None = None) -> str:
         """The URL of *place* in this task, carrying the task id (and *query*)."""

@@ -13,6 +13,7 @@ lock if another request got there first). Every refusal is a page of
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,10 +22,11 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import http_date
 from django.utils.translation import gettext_lazy as _
 
 from flowmachine.backends.base import BaseStateStore, StateTooLargeError
-from flowmachine.binding import binding_hash, matches
+from flowmachine.binding import binding_hash, matches, refresh_cookie
 from flowmachine.conf import flow_settings
 from flowmachine.engine import events, files
 from flowmachine.engine.ids import is_valid_task_id
@@ -70,7 +72,9 @@ class FlowEndpoint:
     def __call__(self, request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
         # Every answer of a flow URL is about one user's journey at one moment: never cached, so
         # the browser's Forward button and shared caches cannot replay a step the server moved past.
-        return add_no_store(self._answer(request, kwargs))
+        response = add_no_store(self._answer(request, kwargs))
+        refresh_cookie(flow_settings.FLOWS_TASK_BINDER, request, response)
+        return response
 
     def _answer(self, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase:
         if request.method not in METHODS:
@@ -131,7 +135,9 @@ class FlowEndpoint:
             except ConflictError as exc:
                 logger.info("GET in flow %s raced another request (%s): retried under the lock", self.flow.name, exc)
         with files.collecting(), transaction.atomic(using=store_alias(store)):
-            return self._continue(request, kwargs, store, task_id)
+            response = self._continue(request, kwargs, store, task_id)
+        step.note_first_save(request, store)
+        return response
 
     def _continue(
         self, request: HttpRequest, kwargs: dict[str, Any], store: BaseStateStore, task_id: str
@@ -240,9 +246,17 @@ class FlowEndpoint:
         return self.page(request, kind, status=404, restart_url=self.restart_url(request, kwargs))
 
 
+#: What ``add_never_cache_headers()`` sets on a response that has neither header yet.
+_NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
+
+
 def add_no_store(response: HttpResponseBase) -> HttpResponseBase:
     """*response* with ``Cache-Control: no-store, private`` (and the rest of Django's never-cache headers)."""
-    add_never_cache_headers(response)
+    if response.has_header("Cache-Control") or response.has_header("Expires"):
+        add_never_cache_headers(response)  # merged with what the response says already
+    else:
+        response.headers["Cache-Control"] = _NEVER_CACHE
+        response.headers["Expires"] = http_date(time.time())
     return response
 
 

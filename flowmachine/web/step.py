@@ -35,7 +35,7 @@ from flowmachine.web.serving import Endpoint, same_site, store_alias
 
 logger = logging.getLogger("flowmachine")
 
-__all__ = ["STALE_MESSAGE", "run", "show_afresh"]
+__all__ = ["STALE_MESSAGE", "note_first_save", "run", "show_afresh"]
 
 STALE_MESSAGE = _(
     "This page was out of date: your answers changed in another window or tab since it was shown. "
@@ -101,7 +101,10 @@ def run(
             store.put_state(task.id, raw)
         task.saved(raw)
         if raw["version"] == 1:  # first stored: counts towards the session's limit
-            quota.note_stored(request, store, task.id)
+            if in_transaction and not store.in_database:
+                setattr(request, _FIRST_SAVED, task.id)  # noted after the commit: see note_first_save()
+            else:  # removing the oldest task joins this transaction
+                quota.note_stored(request, store, task.id)
         events.after_save(request, endpoint.flow, task, counts)
     return response
 
@@ -119,6 +122,21 @@ def _without_large_answers(task: Task, raw: dict[str, Any]) -> dict[str, Any]:
         if len(packb(raw)) <= limit:
             break
     return raw
+
+
+#: Request attribute: the task this request stored first, to be noted in the session after the commit.
+_FIRST_SAVED = "_flowmachine_first_saved"
+
+
+def note_first_save(request: HttpRequest, store: BaseStateStore) -> None:
+    """After the request's transaction committed: note the task it stored first in the session's quota.
+
+    For stores outside the database: reading the session there would open a
+    database transaction in a step that writes nothing else to the database.
+    """
+    task_id = request.__dict__.pop(_FIRST_SAVED, None)
+    if task_id is not None:
+        quota.note_stored(request, store, task_id)
 
 
 def show_afresh(

@@ -7,6 +7,7 @@ configuration; each flowmachine variant gets a db store pinned to its alias
 
 from __future__ import annotations
 
+import contextvars
 import os
 import tempfile
 import uuid
@@ -24,6 +25,20 @@ SESSION_ENGINES = {
     "cache": "django.contrib.sessions.backends.cache",
     "signed_cookies": "django.contrib.sessions.backends.signed_cookies",
 }
+
+
+#: The database of the sessions of the requests being made: the production setup keeps
+#: each variant's sessions in the database its tasks use (SQLite or PostgreSQL).
+SESSION_DB: contextvars.ContextVar[str] = contextvars.ContextVar("bench_session_db", default="default")
+
+
+class SessionRouter:
+    """Sessions go to :data:`SESSION_DB`; every other model to the default database."""
+
+    def db_for_read(self, model: Any, **hints: Any) -> str | None:
+        return SESSION_DB.get() if model._meta.label == "sessions.Session" else None
+
+    db_for_write = db_for_read
 
 
 @dataclass
@@ -164,6 +179,7 @@ def configure(session_engine: str = "db", use_pg: bool = True, use_redis: bool =
             }
         ],
         DATABASES=databases,
+        DATABASE_ROUTERS=["tests.benchmarks.config.SessionRouter"],
         SESSION_ENGINE=SESSION_ENGINES[session_engine],
         CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
         FLOWS_STATE_STORE="flowmachine.backends.db",

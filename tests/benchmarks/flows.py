@@ -27,6 +27,19 @@ class DetailsForm(forms.Form):
     note = forms.CharField(required=False, widget=forms.Textarea)
 
 
+class NameForm(forms.Form):
+    """The one-field form of the production setup: the library's own cost is not diluted by rendering."""
+
+    name = forms.CharField(max_length=100)
+
+
+#: What the benchmark's client posts on every step of the one-field form.
+NAME_DATA = {"name": "Ada Lovelace"}
+
+#: The production setup's forms by number of fields: (form class, data posted).
+FORMS: dict[int, tuple[type[forms.Form], dict[str, str]]] = {1: (NameForm, NAME_DATA), 5: (DetailsForm, FORM_DATA)}
+
+
 class BenchStep(Action):
     """A step of a benchmark flow: keeps the form's data in the task's state."""
 
@@ -52,6 +65,26 @@ class Checkout(Scaffold):
     url = "start/"
     transition = Linear
     action_set = _steps("Step", STEPS)
+
+
+class NameStep(BenchStep):
+    _abstract = True
+    form_class = NameForm
+
+
+class NameCheckout(Scaffold):
+    """The N-step linear form with one field per step."""
+
+    url = "start/"
+    transition = Linear
+    action_set = [
+        type(f"NameStep{i}", (NameStep,), {"url": f"s{i}/", "__module__": __name__})  # type: ignore[misc]
+        for i in range(1, STEPS + 1)
+    ]
+
+
+#: The production setup's flows by number of fields.
+CHECKOUTS: dict[int, type[Scaffold]] = {1: NameCheckout, 5: Checkout}
 
 
 def linear_flow(actions: int) -> type[Scaffold]:

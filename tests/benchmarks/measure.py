@@ -22,6 +22,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from flowmachine.backends.base import encode_record
+from tests.benchmarks.config import SESSION_DB
 from tests.benchmarks.flows import FORM_DATA, STEPS
 
 
@@ -58,16 +59,27 @@ class Variant:
     key = ""
     label = ""
     store: Any = None
+    #: The database of this variant's sessions (see tests.benchmarks.config.SessionRouter).
+    alias = "default"
+    #: What is posted on each step.
+    data: dict[str, str] = FORM_DATA
 
     def __init__(self) -> None:
         self.client = Client()
         self.hook: Hook = _plain
 
+    def _send(self, send: Callable[[], Any]) -> Any:
+        token = SESSION_DB.set(self.alias)
+        try:
+            return send()
+        finally:
+            SESSION_DB.reset(token)
+
     def get(self, url: str) -> Any:
-        return self.hook("GET", lambda: self.client.get(url))
+        return self.hook("GET", lambda: self._send(lambda: self.client.get(url)))
 
     def post(self, url: str, data: dict[str, Any]) -> Any:
-        return self.hook("POST", lambda: self.client.post(url, data))
+        return self.hook("POST", lambda: self._send(lambda: self.client.post(url, data)))
 
     def start(self) -> None:
         raise NotImplementedError
@@ -90,24 +102,25 @@ class Floor(Variant):
         _expect(self.get("/floor/1/"), 200, "floor start")
 
     def step(self, index: int) -> None:
-        response = _expect(self.post(f"/floor/{index + 1}/", FORM_DATA), 302, f"floor step {index + 1}")
+        response = _expect(self.post(f"/floor/{index + 1}/", self.data), 302, f"floor step {index + 1}")
         _expect(self.get(response["Location"]), 200, f"floor page after step {index + 1}")
 
 
 class Wizard(Variant):
     key, label = "wizard", "(b) formtools SessionWizardView"
+    url = "/wizard/"
 
     def start(self) -> None:
-        _expect(self.get("/wizard/"), 200, "wizard start")
+        _expect(self.get(self.url), 200, "wizard start")
 
     def step(self, index: int) -> None:
-        data = {"bench_wizard-current_step": str(index), **{f"{index}-{k}": v for k, v in FORM_DATA.items()}}
+        data = {"bench_wizard-current_step": str(index), **{f"{index}-{k}": v for k, v in self.data.items()}}
         if index < STEPS - 1:
-            response = _expect(self.post("/wizard/", data), 200, f"wizard step {index + 1}")
+            response = _expect(self.post(self.url, data), 200, f"wizard step {index + 1}")
             if f'value="{index + 1}"' not in response.content.decode():
                 raise BenchmarkError(f"wizard step {index + 1} did not move on: {response.content[:500]!r}")
         else:
-            response = _expect(self.post("/wizard/", data), 302, "wizard last step")
+            response = _expect(self.post(self.url, data), 302, "wizard last step")
             _expect(self.get(response["Location"]), 200, "done page")
 
 
@@ -133,7 +146,7 @@ class Flow(Variant):
         _expect(self.get(self.url), 200, f"{self.key} first page")
 
     def step(self, index: int) -> None:
-        response = _expect(self.post(self.url, {"_t": self.task_id, **FORM_DATA}), 302, f"{self.key} step {index + 1}")
+        response = _expect(self.post(self.url, {"_t": self.task_id, **self.data}), 302, f"{self.key} step {index + 1}")
         location = response["Location"]
         _expect(self.get(location), 200, f"{self.key} page after step {index + 1}")
         if "_t=" in location:
@@ -230,12 +243,18 @@ def _counting_redis(store: Any, counter: list[int]) -> Callable[[], None]:
 
 
 def counted_walk(variant: Variant, step_range: Iterable[int] | None = None) -> dict[str, Any]:
-    """Walk once, counting SQL queries (all databases) and Redis commands per request."""
+    """Walk once in a new browser, counting SQL queries (all databases) and Redis commands per request.
+
+    A new browser: after the timed walks, the variant's own session holds more
+    than ``FLOWS_MAX_TASKS_PER_SESSION`` tasks, and each new one removes the
+    oldest (one statement or command more, on that request only).
+    """
     requests: list[RequestCount] = []
     per_step: list[list[RequestCount]] = []
     sizes: list[int] = []
     redis_counter = [0]
     undo = _counting_redis(variant.store, redis_counter)
+    variant.client = Client()
 
     def hook(method: str, send: Callable[[], Any]) -> Any:
         with ExitStack() as stack:
@@ -278,3 +297,148 @@ def counted_walk(variant: Variant, step_range: Iterable[int] | None = None) -> d
         "requests_per_step": sum(len(s) for s in steps) / len(steps),
         "requests": [r.__dict__ for r in requests],
     }
+
+
+# -- the production setup ---------------------------------------------------------
+
+
+class PlainFloor(Variant):
+    """The production setup's floor: an empty form on GET, the data saved in the session on POST."""
+
+    def __init__(self, key: str, label: str, prefix: str) -> None:
+        super().__init__()
+        self.key, self.label, self.prefix = key, label, prefix
+
+    def start(self) -> None:
+        _expect(self.get(f"{self.prefix}floor/1/"), 200, f"{self.key} start")
+
+    def step(self, index: int) -> None:
+        response = _expect(self.post(f"{self.prefix}floor/{index + 1}/", self.data), 302, f"{self.key} {index + 1}")
+        _expect(self.get(response["Location"]), 200, f"{self.key} page after step {index + 1}")
+
+
+def production_variants(db: str, fields: int, spec: dict[str, Any], data: dict[str, str]) -> list[Variant]:
+    """The floor, the wizard and flowmachine on each store, for one database and form size."""
+    prefix, alias = spec["prefix"], spec["alias"]
+    variants: list[Variant] = [PlainFloor(f"{db}-{fields}-floor", "FormView + session (floor)", prefix)]
+    wizard = Wizard()
+    wizard.key, wizard.label, wizard.url = f"{db}-{fields}-wizard", "formtools SessionWizardView", f"{prefix}wizard/"
+    variants.append(wizard)
+    for kind, store in spec["stores"].items():
+        label = f"flowmachine, {kind} store"
+        variants.append(Flow(f"{db}-{fields}-fm-{kind}", label, f"{prefix}fm-{kind}/start/", store))
+    for variant in variants:
+        variant.alias, variant.data = alias, data
+    return variants
+
+
+def time_journeys(variants: list[Variant], walks: int, warmup: int) -> dict[str, Timings]:
+    """Walk every variant's whole journey (first page to done page) *warmup* + *walks* times, interleaved.
+
+    ``Timings.step`` holds the time of each journey divided by its steps, so the
+    first page, the first step's writes and the done page are all counted.
+    """
+    results = {v.key: Timings() for v in variants}
+    clock, cpu = time.perf_counter_ns, time.process_time_ns
+    gc.collect()
+    for walk in range(warmup + walks):
+        shift = walk % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            c0 = cpu()
+            t0 = clock()
+            variant.start()
+            for index in range(variant.steps()):
+                variant.step(index)
+            if walk >= warmup:
+                results[variant.key].step.append((clock() - t0) // variant.steps())
+                results[variant.key].step_cpu.append((cpu() - c0) // variant.steps())
+    return results
+
+
+class _Trace:
+    """Count what libpq sends and receives on one PostgreSQL connection: each ReadyForQuery ends a round trip."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.file: Any = None
+
+    def __enter__(self) -> _Trace:
+        import tempfile
+
+        import psycopg
+
+        connection = connections[self.alias]
+        connection.ensure_connection()
+        self.pgconn = connection.connection.pgconn
+        self.file = tempfile.TemporaryFile()
+        self.pgconn.trace(self.file.fileno())
+        self.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.pgconn.untrace()
+        self.file.seek(0)
+        self.lines = self.file.read().decode("utf-8", "replace").splitlines()
+        self.file.close()
+
+    @property
+    def round_trips(self) -> int:
+        return sum(1 for line in self.lines if line.startswith("B\t") and "\tReadyForQuery\t" in line)
+
+    @property
+    def sent(self) -> list[str]:
+        """The statements sent, as libpq traced them (simple queries and parsed statements)."""
+        return [line.split("\t", 3)[-1] for line in self.lines if line.startswith("F\t") and "\tQuery\t" in line]
+
+
+def counted_journey(variant: Variant) -> dict[str, Any]:
+    """One whole journey, counting SQL statements (Django's log, every database) and, on PostgreSQL,
+    the round trips libpq made; with each request's statements, for the statement log."""
+    requests: list[dict[str, Any]] = []
+    redis_counter = [0]
+    undo = _counting_redis(variant.store, redis_counter)
+    pg = "pg" in connections.settings and variant.alias == "pg"
+    phase = [0]  # 0: the first page; n: step n
+
+    def hook(method: str, send: Callable[[], Any]) -> Any:
+        with ExitStack() as stack:
+            trace = stack.enter_context(_Trace("pg")) if pg else None
+            captured = [stack.enter_context(CaptureQueriesContext(connections[alias])) for alias in connections]
+            before = redis_counter[0]
+            response = send()
+        sql = [q["sql"] for c in captured for q in c.captured_queries]
+        entry = {
+            "method": method,
+            "status": response.status_code,
+            "step": phase[0],
+            "sql": sql,
+            "redis": redis_counter[0] - before,
+        }
+        if trace is not None:
+            entry["round_trips"] = trace.round_trips
+        requests.append(entry)
+        return response
+
+    variant.hook = hook
+    try:
+        variant.start()
+        for index in range(variant.steps()):
+            phase[0] = index + 1
+            variant.step(index)
+    finally:
+        variant.hook = _plain
+        undo()
+
+    def sent(request: dict[str, Any]) -> int:
+        return int(request.get("round_trips", len(request["sql"])))
+
+    result: dict[str, Any] = {
+        "statements": sum(len(r["sql"]) for r in requests),
+        "redis_commands": sum(r["redis"] for r in requests),
+        # What each part of the journey sent: [the first page, step 1, ..., step N].
+        "sent_per_step": [sum(sent(r) for r in requests if r["step"] == n) for n in range(variant.steps() + 1)],
+        "requests": requests,
+    }
+    if pg:
+        result["round_trips"] = sum(r["round_trips"] for r in requests)
+    return result

@@ -17,32 +17,32 @@ MODES: dict[str, dict[str, Any]] = {
     "full": {
         "walks": 200,
         "warmup": 20,
+        "production_walks": 200,
         "scale_walks": 100,
         "late_walks": 1,
         "compile_reps": 5,
         "duration": 30.0,
-        "threads": 4,
-        "max_requests": 200_000,
+        "users": 8,
     },
     "quick": {
         "walks": 40,
         "warmup": 5,
+        "production_walks": 40,
         "scale_walks": 20,
         "late_walks": 0,
         "compile_reps": 2,
         "duration": 5.0,
-        "threads": 4,
-        "max_requests": 20_000,
+        "users": 8,
     },
     "smoke": {
         "walks": 2,
         "warmup": 1,
+        "production_walks": 2,
         "scale_walks": 1,
         "late_walks": 0,
         "compile_reps": 1,
-        "duration": 1.0,
-        "threads": 2,
-        "max_requests": 200,
+        "duration": 2.0,
+        "users": 2,
     },
 }
 
@@ -80,9 +80,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--walks", type=int, help="timed walks per variant (overrides the mode)")
     parser.add_argument("--duration", type=float, help="seconds of load on the demo (overrides the mode)")
-    parser.add_argument("--threads", type=int, help="load-generator threads (overrides the mode)")
+    parser.add_argument("--users", type=int, help="locust users loading the demo (overrides the mode)")
     parser.add_argument("--no-postgres", action="store_true", help="leave out the PostgreSQL variant")
-    parser.add_argument("--no-redis", action="store_true", help="leave out the Redis variant and the throughput run")
+    parser.add_argument("--no-redis", action="store_true", help="leave out the Redis variants")
     parser.add_argument("--no-throughput", action="store_true", help="leave out the gunicorn throughput run")
     parser.add_argument(
         "--profile",
@@ -90,7 +90,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also profile walks of flowmachine on SQLite with pyinstrument, written to HTML",
     )
     parser.add_argument(
-        "--only", choices=["compare", "scale", "throughput"], action="append", help="run only this section (repeatable)"
+        "--only",
+        choices=["compare", "production", "scale", "throughput"],
+        action="append",
+        help="run only this section (repeatable)",
     )
     return parser.parse_args(argv)
 
@@ -98,7 +101,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = dict(MODES[args.mode])
-    for name in ("walks", "duration", "threads"):
+    for name in ("walks", "duration", "users"):
         if getattr(args, name) is not None:
             plan[name] = getattr(args, name)
 
@@ -152,26 +155,28 @@ def _run(args: argparse.Namespace, plan: dict[str, Any], services: Any) -> dict[
         "notes": notes,
     }
 
-    sections = set(args.only or ("compare", "scale", "throughput"))
+    sections = set(args.only or ("compare", "production", "scale", "throughput"))
     results["compare"] = _compare(plan) if "compare" in sections else {}
+    results["production"] = _production(plan) if "production" in sections else {}
     if args.profile:
         _profile(args.profile, plan)
     results["scale"] = _scale(plan) if "scale" in sections else {}
-    if "throughput" not in sections or args.no_throughput or services.redis_error:
+    if "throughput" not in sections or args.no_throughput:
         results["throughput"] = None
     else:
         from tests.benchmarks import throughput
 
-        _progress(f"throughput: the demo under gunicorn, {plan['threads']} client threads for {plan['duration']:.0f} s")
-        try:
-            results["throughput"] = throughput.run(
-                services.workdir, services.redis_url, plan["duration"], plan["threads"], plan["max_requests"]
-            )
-        except Exception as exc:  # noqa: BLE001 - any failure is reported in the table and the JSON
-            results["throughput"] = {"error": f"{type(exc).__name__}: {exc}"}
+        results["throughput"] = throughput.run(
+            services.workdir,
+            None if services.redis_error else services.redis_url,
+            services.pg,
+            plan["duration"],
+            plan["users"],
+            _progress,
+        )
     from tests.benchmarks import report
 
-    results["targets"] = report.targets(results)
+    results["targets"] = report.targets(results) + report.production_targets(results)
     return results
 
 
@@ -201,6 +206,41 @@ def _compare(plan: dict[str, Any]) -> dict[str, Any]:
             **counted,
         }
     return compare
+
+
+def _production(plan: dict[str, Any]) -> dict[str, Any]:
+    """The production setup: sessions in the database the tasks use, CSRF on, one and five fields.
+
+    Every variant of every database and form size takes its turn in the same
+    rounds; each journey goes from the first page to the done page.
+    """
+    from tests.benchmarks import measure, urls
+    from tests.benchmarks.flows import FORMS
+
+    variants: list[measure.Variant] = []
+    for (db, fields), spec in urls.PRODUCTION.items():
+        variants += measure.production_variants(db, fields, spec, FORMS[fields][1])
+    walks = plan["production_walks"]
+    _progress(f"timing the production setup: {len(variants)} variants, {walks} journeys each")
+    timed = measure.time_journeys(variants, walks, plan["warmup"])
+    production: dict[str, Any] = {}
+    for variant in variants:
+        counted = measure.counted_journey(variant)
+        production[variant.key] = {
+            "label": variant.label,
+            "step": measure.summary(timed[variant.key].step, timed[variant.key].step_cpu),
+            **counted,
+        }
+        if variant.key.endswith("-fm-db"):
+            from django.test import override_settings
+
+            # Without the session's count of stored tasks, the first save writes nothing to the session.
+            with override_settings(FLOWS_MAX_TASKS_PER_SESSION=None):
+                unlimited = measure.counted_journey(variant)
+            production[variant.key]["without_quota"] = {
+                k: unlimited[k] for k in ("statements", "round_trips", "sent_per_step") if k in unlimited
+            }
+    return production
 
 
 def _scale(plan: dict[str, Any]) -> dict[str, Any]:

@@ -9,14 +9,20 @@ from django.urls import include, path
 
 from flowmachine import FlowHandler
 from flowmachine.backends.db import StateStore as DbStore
-from tests.benchmarks.flows import LINEAR_FLOWS, NESTED_FLOWS, Checkout
-from tests.benchmarks.views import DONE_URL, BenchWizard, FloorStep, done
+from tests.benchmarks.flows import CHECKOUTS, LINEAR_FLOWS, NESTED_FLOWS, Checkout
+from tests.benchmarks.views import DONE_URL, BenchWizard, FloorStep, done, production_views
 
 
-def _redis_store() -> Any:
+def _redis_store(alias: str | None = None) -> Any:
+    """The Redis store; with *alias*, a POST's transaction (for the action's own writes) is on that database."""
     from flowmachine.backends.redis import StateStore as RedisStore
 
-    return RedisStore()
+    class Store(RedisStore):
+        @property
+        def db_alias(self) -> str | None:
+            return alias
+
+    return Store()
 
 
 #: flowmachine variants of the N-step form: name -> (handler, URL prefix).
@@ -53,3 +59,26 @@ for _key, _label, _flow in [
     _handler.register_entry_point(_flow)
     SCALE_FLOWS[_key] = (_label, _flow, _handler)
     urlpatterns.append(path(f"scale/{_key}/", include(_handler.urls)))
+
+#: The production setup: sessions in the database the tasks use, per database and form size.
+#: (database name, alias, fields) -> {variant: URL of its first page}; the session router
+#: (tests.benchmarks.config.SessionRouter) sends each variant's sessions to its alias.
+PRODUCTION_DATABASES = {"sqlite": "default", **({"postgresql": "pg"} if "pg" in settings.DATABASES else {})}
+PRODUCTION: dict[tuple[str, int], dict[str, Any]] = {}
+for _db, _alias in PRODUCTION_DATABASES.items():
+    for _fields, _flow in CHECKOUTS.items():
+        _prefix = f"/p/{_db}/{_fields}/"
+        _floor, _wizard = production_views(_prefix, _fields)
+        urlpatterns += [path(f"{_prefix[1:]}floor/<int:step>/", _floor), path(f"{_prefix[1:]}wizard/", _wizard)]
+        _variants: dict[str, Any] = {"alias": _alias, "prefix": _prefix, "stores": {}}
+        _stores = {"db": DbStore(using=_alias)}
+        if getattr(settings, "BENCH_REDIS", True):
+            _stores["redis"] = _redis_store(_alias)
+        for _kind, _store in _stores.items():
+            _handler = FlowHandler(
+                app_namespace=f"p_{_db}_{_fields}_{_kind}", state_store=_store, on_complete_url=DONE_URL
+            )
+            _handler.register_entry_point(_flow)
+            urlpatterns.append(path(f"{_prefix[1:]}fm-{_kind}/", include(_handler.urls)))
+            _variants["stores"][_kind] = _store
+        PRODUCTION[(_db, _fields)] = _variants

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from http.cookies import SimpleCookie
+
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from flowmachine.backends import get_store
 from flowmachine.backends.base import decode_record
-from flowmachine.binding import SESSION_KEY
+from flowmachine.binding import COOKIE_NAME, SESSION_KEY
 from flowmachine.models import TaskRecord
 from tests.models import Order
 from tests.walker import Walker
@@ -155,3 +160,123 @@ def test_a_custom_binder_is_honoured(client, settings):
     # the session binder was never asked for its secret
     assert SESSION_KEY not in client.session
     assert SESSION_KEY not in other.session
+
+
+# -- the binder cookie: the session's secret without reading the session ----------------------------
+
+
+def session_queries(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if "django_session" in q["sql"]]
+
+
+def walked_twice(client) -> Walker:
+    """A task past its first save, with the page after it shown: the browser has its binder cookie."""
+    walker = Walker(client).start()
+    walker.post({"item": "lamp"})
+    assert COOKIE_NAME in client.cookies
+    return walker
+
+
+def test_with_the_binder_cookie_a_step_reads_no_session(client, shopper):
+    walker = walked_twice(client)
+    with CaptureQueriesContext(connection) as shown:
+        walker.get(walker.url)
+    with CaptureQueriesContext(connection) as posted:
+        walker.post({"choice": "register"})
+    assert session_queries(shown) == [] and session_queries(posted) == []
+
+
+def test_the_cookie_vouches_only_with_the_session_key_it_was_signed_with(client, shopper):
+    walker = walked_twice(client)
+    stranger = Client()
+    stranger.get("/buy/")  # a session of its own would come with its first write: give it one now
+    stranger.cookies[COOKIE_NAME] = client.cookies[COOKIE_NAME].value
+    assert stranger.get(walker.url).status_code == 404
+    stranger.cookies[settings.SESSION_COOKIE_NAME] = "not-a-real-session-key"
+    assert stranger.get(walker.url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda value: value[:-1] + ("0" if value[-1] != "0" else "1"),  # another signature
+        lambda value: "someone-else:" + value.split(":", 1)[1],  # another secret, the same signature
+        lambda value: value.split(":")[0],  # no time, no signature
+    ],
+    ids=["signature", "secret", "bare"],
+)
+def test_a_forged_cookie_is_ignored_and_the_session_decides(client, shopper, forge):
+    walker = walked_twice(client)
+    client.cookies[COOKIE_NAME] = forge(client.cookies[COOKIE_NAME].value)
+    with CaptureQueriesContext(connection) as shown:
+        response = walker.get(walker.url)  # still the owner: the session says so
+    assert session_queries(shown)
+    assert response.cookies[COOKIE_NAME].value  # and a good cookie comes back
+
+
+def test_logging_out_voids_the_cookie_a_browser_keeps(client, shopper):
+    walker = walked_twice(client)
+    walker.post(LOGIN)
+    kept = client.cookies[COOKIE_NAME].value
+    client.logout()  # the test client forgets every cookie; a browser keeps the flow's own
+    client.cookies[COOKIE_NAME] = kept
+    assert client.get(walker.url).status_code == 404
+    client.login(username="alice", password="s3cret-pass")
+    client.cookies[COOKIE_NAME] = kept
+    assert client.get(walker.url).status_code == 404
+
+
+def test_logging_in_mid_flow_signs_the_cookie_again_for_the_new_session_key(client, shopper):
+    walker = walked_twice(client)
+    before = client.cookies[COOKIE_NAME].value
+    walker.post(LOGIN)  # login() rotates the session key: the cookie no longer vouches, the session does
+    assert walker.response.status_code == 200
+    assert client.cookies[COOKIE_NAME].value not in ("", before)
+
+
+def test_a_copy_of_the_cookies_taken_before_logout_reaches_the_task_only_for_the_cookie_s_age(
+    client, shopper, monkeypatch
+):
+    """The window FLOWS_BINDER_COOKIE_AGE bounds: the copy names a session that is gone, which the cookie
+    cannot tell until it is too old; then the session decides, and it has no secret."""
+    import time
+
+    from flowmachine import binding
+
+    walker = walked_twice(client)
+    thief = Client()
+    thief.cookies = SimpleCookie({k: v.value for k, v in client.cookies.items()})
+    client.logout()
+    assert client.get(walker.url).status_code == 404
+    assert thief.get(walker.url).status_code == 200
+    now = time.time()
+    monkeypatch.setattr(binding.time, "time", lambda: now + binding.cookie_age() + 1)
+    assert thief.get(walker.url).status_code == 404
+
+
+def test_with_the_cookie_turned_off_every_step_reads_the_session(client, shopper, settings):
+    settings.FLOWS_BINDER_COOKIE_AGE = 0
+    walker = Walker(client).start()
+    walker.post({"item": "lamp"})
+    assert COOKIE_NAME not in client.cookies
+    with CaptureQueriesContext(connection) as shown:
+        walker.get(walker.url)
+    assert session_queries(shown)
+
+
+def test_a_stranger_s_refused_request_drops_a_stale_cookie_and_sets_none(client, shopper):
+    walker = walked_twice(client)
+    stranger = Client()
+    stranger.cookies[COOKIE_NAME] = client.cookies[COOKIE_NAME].value
+    response = stranger.get(walker.url)
+    assert response.status_code == 404
+    assert SESSION_KEY not in stranger.session
+    assert response.cookies[COOKIE_NAME].value == ""  # deleted
+
+
+def test_the_user_is_noted_when_the_step_knew_it_and_kept_otherwise(client, shopper):
+    walker = walked_twice(client)
+    walker.post(LOGIN)  # login() sets request.user: noted
+    assert TaskRecord.objects.get(task_id=walker.task_id).user_id == str(shopper.pk)
+    walker.post({"method": "saved"})  # this step looked at neither the user nor the session: kept
+    assert TaskRecord.objects.get(task_id=walker.task_id).user_id == str(shopper.pk)
