@@ -130,7 +130,7 @@ def test_the_worker_deletes_expired_rows_of_the_database_store():
     with worker(shared, FLOWS_STATE_STORE="flowmachine.backends.db") as app:
         result = app.send_task("flowmachine.cleanup", kwargs={"batch_size": 10})
         summary = result.get(timeout=120)
-    assert summary == {"store": "flowmachine.backends.db", "removed": 25, "abandoned": 25, "note": ""}
+    assert summary == {"store": "flowmachine.backends.db", "removed": 25, "abandoned": 25, "files": 0, "note": ""}
     assert TaskRecord.objects.count() == 5
     assert not TaskRecord.objects.filter(task_id__startswith="c").exists()
 
@@ -146,10 +146,25 @@ def test_the_worker_cleans_the_tmpfile_store(tmp_path):
             store.put_state(task_id, {"version": 1, "flow": "Survey", "pos": "Survey.AskAge", "data": {}})
         past = time.time() - 7200
         os.utime(store.path("gone"), (past, past))
-    with worker(FLOWS_STATE_STORE="flowmachine.backends.tmpfile", FLOWS_TMPFILE_DIR=str(tmp_path)) as app:
+    # The worker has a database of its own, migrated as a deployment's would be: cleanup
+    # also reads the index of kept files there.
+    own = migrated_sqlite(tmp_path.parent / f"{tmp_path.name}-worker.sqlite3")
+    with worker(own, FLOWS_STATE_STORE="flowmachine.backends.tmpfile", FLOWS_TMPFILE_DIR=str(tmp_path)) as app:
         summary = app.send_task("flowmachine.cleanup").get(timeout=120)
-    assert summary["removed"] == 1 and summary["abandoned"] == 1
+    assert (summary["removed"], summary["abandoned"], summary["files"]) == (1, 1, 0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.lock", "kept.task"]
+
+
+def migrated_sqlite(path: Path) -> dict[str, str]:
+    """The environment of a process on its own SQLite database at *path*, migrated."""
+    env = {"FLOWMACHINE_TEST_DB": "sqlite", "FLOWMACHINE_TEST_SQLITE_NAME": str(path)}
+    subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **env},
+        check=True,
+    )
+    return env
 
 
 def test_the_task_is_registered_under_its_documented_name():
