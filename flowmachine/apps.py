@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class FlowmachineConfig(AppConfig):
@@ -8,3 +8,10 @@ class FlowmachineConfig(AppConfig):
 
     def ready(self) -> None:
         from flowmachine import checks  # noqa: F401  (registers the system checks)
+
+        if apps.is_installed("django.contrib.auth"):
+            from django.contrib.auth.signals import user_logged_out
+
+            from flowmachine.handler import end_tasks_at_logout
+
+            user_logged_out.connect(end_tasks_at_logout, dispatch_uid="flowmachine.end_tasks_at_logout")

@@ -17,9 +17,10 @@ from flowmachine.components import Scaffold
 from flowmachine.conf import flow_settings
 from flowmachine.engine import events, quota
 from flowmachine.engine.task import Task
-from flowmachine.exceptions import FlowDefinitionError
+from flowmachine.exceptions import FlowDefinitionError, TaskError
 from flowmachine.machine.compiler import CompiledFlow
 from flowmachine.machine.places import Problem
+from flowmachine.record import SIGNED_OUT, Record
 from flowmachine.web.serving import CompleteUrl
 from flowmachine.web.urls import url_patterns
 
@@ -185,3 +186,34 @@ class FlowHandler:
         base = reverse(name, args=url_args, kwargs=url_kwargs)
         query = {flow_settings.FLOWS_TASK_ID_PARAM: task.id, **(url_queryargs or {})}
         return f"{base}?{urlencode(query, doseq=True)}"
+
+
+def end_tasks_at_logout(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+    """``user_logged_out`` receiver: end the running tasks the session stored, in every handler's store.
+
+    Logging out must end the user's journeys even for a request that carries
+    the old session's cookies afterwards (the binder cookie stands for the
+    session for ``FLOWS_BINDER_COOKIE_AGE`` seconds), so each task is saved
+    bound to no one: its pages then say that the user signed out, and its
+    record expires as any other. A store that is down does not stop the
+    logout (logged): such a task still ends when the cookie is too old.
+    """
+    ids = quota.noted(request)
+    if not ids:
+        return
+    stores: dict[int, BaseStateStore] = {}
+    for handler in registry.handlers():
+        store = handler.get_store()
+        stores.setdefault(id(store), store)
+    ended = 0
+    for store in stores.values():
+        for task_id in ids:
+            try:
+                raw = store.get_state(task_id)
+                if raw is None or Record(raw).finished or Record(raw).binding == SIGNED_OUT:
+                    continue
+                store.put_state(task_id, Record(raw).signed_out())
+                ended += 1
+            except TaskError as exc:  # down, corrupt, or a step saved it meanwhile
+                logger.warning("Logout: task %s… not ended in %s: %s", task_id[:8], type(store).__module__, exc)
+    logger.info("Logout ended %d task(s) of the session", ended)

@@ -131,6 +131,10 @@ def _first_format() -> int:
     return 1
 
 
+#: The binding of a task whose owner logged out: no binder value hashes to it.
+SIGNED_OUT = "signed-out"
+
+
 class Record:
     """Typed access to a stored record (the dict a store reads and writes, kept as ``raw``)."""
 
@@ -276,6 +280,12 @@ class Record:
         raw["version"] = self.version + 1
         raw["fmt"] = FORMAT
         raw["accessed"] = int(time.time()) if now is None else now
+        return raw
+
+    def signed_out(self, now: int | None = None) -> dict[str, Any]:
+        """What to save when the owner logs out: the next version, bound to no one (:data:`SIGNED_OUT`)."""
+        raw = self.next_version(now)
+        raw["bind"] = SIGNED_OUT
         return raw
 
     def finished_marker(self, done_url: str, journal: list[Any], now: int | None = None) -> dict[str, Any]:

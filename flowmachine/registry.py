@@ -55,6 +55,8 @@ class HandlerLike(Protocol):
     @property
     def flows(self) -> Mapping[type, Any]: ...
 
+    def get_store(self) -> Any: ...
+
 
 #: Short class name -> every component class of that name (several apps may reuse a name).
 _components: defaultdict[str, list[type]] = defaultdict(list)

@@ -43,7 +43,7 @@ from flowmachine.machine.compiler import CompiledFlow
 from flowmachine.machine.deploys import flow_names
 from flowmachine.machine.places import Place
 from flowmachine.pages import error_page
-from flowmachine.record import Record
+from flowmachine.record import SIGNED_OUT, Record
 from flowmachine.web import provisional, step
 from flowmachine.web.serving import Serving, same_site, store_alias
 
@@ -235,13 +235,16 @@ class FlowEndpoint:
     def not_yours(self, request: HttpRequest, kwargs: dict[str, Any], record: Record, reason: str) -> HttpResponse:
         """404: a task this requester's binding does not match (*reason* is logged).
 
-        The page says what is true whoever asks: a task used while signed in, asked for by a browser
-        that is signed out, ended with the sign-out (``signed_out``); else it was started elsewhere or
-        ended with this browser's session (``not_yours``).
+        The page says what is true whoever asks: a browser that is signed out, asking for a task its
+        owner's logout ended or one used while signed in, learns it ended with the sign-out
+        (``signed_out``); anyone else that it was started elsewhere or ended with this browser's
+        session (``not_yours``).
         """
         logger.warning("Flow %s: 404 for %s (%s)", self.flow.name, request.path[:200], reason)
         user = getattr(request, "user", None)
-        signed_out = record.user is not None and not getattr(user, "is_authenticated", False)
+        signed_out = not getattr(user, "is_authenticated", False) and (
+            record.binding == SIGNED_OUT or record.user is not None
+        )
         kind = "signed_out" if signed_out else "not_yours"
         return self.page(request, kind, status=404, restart_url=self.restart_url(request, kwargs))
 

@@ -101,10 +101,6 @@ def production_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(_target(f"{name} db store, each step after the first: extra over the floor's", excess, 1))
         limit = _sent(floor) + steps if floor else 0
         out.append(_target(f"{name} db store, whole journey (floor + 1 per step)", _sent(db), limit))
-        if db and "without_quota" in db:
-            unlimited = db["without_quota"]
-            value = unlimited.get("round_trips", unlimited["statements"])
-            out.append(_target(f"{name} db store, whole journey, FLOWS_MAX_TASKS_PER_SESSION=None", value, limit))
         out.append(_target(f"{name} redis store, whole journey (floor)", _sent(redis), _sent(floor) or 0))
     for fields in (1, 5):
         for db_name in ("postgresql", "sqlite"):

@@ -231,15 +231,6 @@ def _production(plan: dict[str, Any]) -> dict[str, Any]:
             "step": measure.summary(timed[variant.key].step, timed[variant.key].step_cpu),
             **counted,
         }
-        if variant.key.endswith("-fm-db"):
-            from django.test import override_settings
-
-            # Without the session's count of stored tasks, the first save writes nothing to the session.
-            with override_settings(FLOWS_MAX_TASKS_PER_SESSION=None):
-                unlimited = measure.counted_journey(variant)
-            production[variant.key]["without_quota"] = {
-                k: unlimited[k] for k in ("statements", "round_trips", "sent_per_step") if k in unlimited
-            }
     return production
 
 

@@ -27,6 +27,7 @@ from django.urls import include, path
 from django.views.generic.edit import FormView
 
 from flowmachine import COMPLETE, Action, FlowHandler, Linear, Scaffold
+from flowmachine.engine import quota
 from flowmachine.exceptions import ConflictError
 from tests._sql import RoundTrips, is_read
 from tests.models import Order
@@ -208,14 +209,19 @@ def test_each_step_after_the_first_sends_at_most_the_floor_s_statements_plus_one
 
 @pytest.mark.parametrize("store", ["db"], indirect=True)
 def test_a_whole_journey_costs_the_floor_plus_one_per_step_and_the_session_s_note(store: str, settings: Any) -> None:
-    """The first save notes the task in the session (FLOWS_MAX_TASKS_PER_SESSION): a read and a write of it."""
+    """The first save notes the task in the session, a read and a write of it: for FLOWS_MAX_TASKS_PER_SESSION
+    and, while the binder cookie stands for the session, so that logging out can end the task."""
     floor_client = Client()
     journey(floor_client, floor=True)
     floor = total(journey(floor_client, floor=True))
     assert floor == 4 * STEPS  # a SELECT, BEGIN, UPDATE and COMMIT of the session per POST
     assert total(journey(returning_browser())) == floor + STEPS + 4
     settings.FLOWS_MAX_TASKS_PER_SESSION = None
-    assert total(journey(returning_browser())) == floor + STEPS
+    assert total(journey(returning_browser())) == floor + STEPS + 4
+    settings.FLOWS_BINDER_COOKIE_AGE = 0  # every step reads the session, and logout ends the task by that
+    browser = returning_browser()
+    journey(browser)
+    assert quota.SESSION_KEY not in browser.session
 
 
 @pytest.mark.parametrize("store", ["db"], indirect=True)
