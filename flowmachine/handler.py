@@ -203,7 +203,11 @@ def end_tasks_at_logout(sender: Any, request: HttpRequest | None = None, **kwarg
         return
     stores: dict[int, BaseStateStore] = {}
     for handler in registry.handlers():
-        store = handler.get_store()
+        try:
+            store = handler.get_store()
+        except Exception as exc:  # a store that cannot be loaded: manage.py check names it
+            logger.warning("Logout: a handler's store could not be loaded: %s", exc)
+            continue
         stores.setdefault(id(store), store)
     ended = 0
     for store in stores.values():

@@ -295,3 +295,15 @@ def test_the_user_is_noted_when_the_step_knew_it_and_kept_otherwise(client, shop
     assert TaskRecord.objects.get(task_id=walker.task_id).user_id == str(shopper.pk)
     walker.post({"method": "saved"})  # this step looked at neither the user nor the session: kept
     assert TaskRecord.objects.get(task_id=walker.task_id).user_id == str(shopper.pk)
+
+
+def test_a_handler_whose_store_cannot_be_loaded_does_not_stop_the_logout_ending_the_others(client, shopper, caplog):
+    from flowmachine import FlowHandler, registry
+
+    walker = walked_twice(client)
+    walker.post(LOGIN)
+    with registry.isolated():
+        FlowHandler(state_store="tests.no_such_store")
+        client.logout()
+    assert "could not be loaded" in caplog.text
+    assert get_store().get_state(walker.task_id)["bind"] == SIGNED_OUT
