@@ -110,6 +110,8 @@ def documents(request, settings, tmp_path):
             "OPTIONS": {"location": tmp_path / "kept"},
         },
     }
+    # Django 4.2 drops the default storage's OPTIONS when STORAGES is overridden: MEDIA_ROOT is its location there.
+    settings.MEDIA_ROOT = tmp_path / "media"
     settings.FLOWS_FILE_STORAGE = "journeys"
     Upload.then = None
     with registry.isolated():
