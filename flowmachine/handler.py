@@ -214,9 +214,10 @@ def end_tasks_at_logout(sender: Any, request: HttpRequest | None = None, **kwarg
         for task_id in ids:
             try:
                 raw = store.get_state(task_id)
-                if raw is None or Record(raw).finished or Record(raw).binding == SIGNED_OUT:
+                record = Record(raw) if raw is not None else None
+                if record is None or record.finished or record.binding == SIGNED_OUT:
                     continue
-                store.put_state(task_id, Record(raw).signed_out())
+                store.put_state(task_id, record.signed_out())
                 ended += 1
             except TaskError as exc:  # down, corrupt, or a step saved it meanwhile
                 logger.warning("Logout: task %s… not ended in %s: %s", task_id[:8], type(store).__module__, exc)
