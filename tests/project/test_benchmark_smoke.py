@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.redis  # half of its variants and one of its two throughput runs are on the Redis store
 def test_the_benchmark_runs_in_its_quickest_mode(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     done = subprocess.run(
@@ -61,11 +62,11 @@ def test_the_benchmark_runs_in_its_quickest_mode(tmp_path: Path) -> None:
         if "queries" in name or "round trips" in name or "record" in name or "errors" in name
     ]
     # The production setup's statement counts: each step after the first within the floor plus one,
-    # the whole journey too without the session's task count, and the Redis store within the floor.
+    # and the Redis store within the floor.
     counted += [
         t
         for name, t in targets.items()
-        if name.startswith("statements sent") and ("after the first" in name or "=None" in name or "redis" in name)
+        if name.startswith("statements sent") and ("after the first" in name or "redis" in name)
     ]
     assert counted and all(t["met"] in (True, None) for t in counted), [t for t in counted if not t["met"]]
     assert all(t["met"] for t in counted if "queries" in t["target"] or "errors" in t["target"]), counted
