@@ -28,6 +28,7 @@ class RoundTrips:
     def __init__(self, connection: Any) -> None:
         self.connection = connection
         self.count = 0
+        self.lines: list[str] = []
 
     def __enter__(self) -> RoundTrips:
         import psycopg
@@ -42,6 +43,6 @@ class RoundTrips:
     def __exit__(self, *exc: Any) -> None:
         self.pgconn.untrace()
         self.file.seek(0)
-        lines = self.file.read().decode("utf-8", "replace").splitlines()
+        self.lines = self.file.read().decode("utf-8", "replace").splitlines()
         self.file.close()
-        self.count = sum(1 for line in lines if line.startswith("B\t") and "\tReadyForQuery\t" in line)
+        self.count = sum(1 for line in self.lines if line.startswith("B\t") and "\tReadyForQuery\t" in line)

@@ -22,6 +22,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from flowmachine.backends.base import encode_record
+from tests._sql import RoundTrips
 from tests.benchmarks.config import SESSION_DB
 from tests.benchmarks.flows import FORM_DATA, STEPS
 
@@ -355,42 +356,6 @@ def time_journeys(variants: list[Variant], walks: int, warmup: int) -> dict[str,
     return results
 
 
-class _Trace:
-    """Count what libpq sends and receives on one PostgreSQL connection: each ReadyForQuery ends a round trip."""
-
-    def __init__(self, alias: str) -> None:
-        self.alias = alias
-        self.file: Any = None
-
-    def __enter__(self) -> _Trace:
-        import tempfile
-
-        import psycopg
-
-        connection = connections[self.alias]
-        connection.ensure_connection()
-        self.pgconn = connection.connection.pgconn
-        self.file = tempfile.TemporaryFile()
-        self.pgconn.trace(self.file.fileno())
-        self.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.pgconn.untrace()
-        self.file.seek(0)
-        self.lines = self.file.read().decode("utf-8", "replace").splitlines()
-        self.file.close()
-
-    @property
-    def round_trips(self) -> int:
-        return sum(1 for line in self.lines if line.startswith("B\t") and "\tReadyForQuery\t" in line)
-
-    @property
-    def sent(self) -> list[str]:
-        """The statements sent, as libpq traced them (simple queries and parsed statements)."""
-        return [line.split("\t", 3)[-1] for line in self.lines if line.startswith("F\t") and "\tQuery\t" in line]
-
-
 def counted_journey(variant: Variant) -> dict[str, Any]:
     """One whole journey, counting SQL statements (Django's log, every database) and, on PostgreSQL,
     the round trips libpq made; with each request's statements, for the statement log."""
@@ -402,7 +367,7 @@ def counted_journey(variant: Variant) -> dict[str, Any]:
 
     def hook(method: str, send: Callable[[], Any]) -> Any:
         with ExitStack() as stack:
-            trace = stack.enter_context(_Trace("pg")) if pg else None
+            trace = stack.enter_context(RoundTrips(connections["pg"])) if pg else None
             captured = [stack.enter_context(CaptureQueriesContext(connections[alias])) for alias in connections]
             before = redis_counter[0]
             response = send()
@@ -415,7 +380,7 @@ def counted_journey(variant: Variant) -> dict[str, Any]:
             "redis": redis_counter[0] - before,
         }
         if trace is not None:
-            entry["round_trips"] = trace.round_trips
+            entry["round_trips"] = trace.count
         requests.append(entry)
         return response
 
