@@ -7,8 +7,9 @@ without the session framework (a custom binder) are not limited here.
 
 With the default binder and its cookie (``FLOWS_BINDER_COOKIE_AGE``) the
 notes are kept even without a limit: the cookie lets a step skip the session
-read, so logging out ends the session's tasks by deleting them (see
-:func:`noted`) rather than by the binder no longer matching.
+read, so logging out ends the session's tasks by saving them bound to no one
+(:func:`noted` lists them for the logout) rather than by the binder no longer
+matching.
 """
 
 from __future__ import annotations
